@@ -1,0 +1,35 @@
+"""Finding the standard data files under a local root (nothing is ever downloaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def find_files(
+    root: str | Path, names: list[str], subdirs: list[str], dataset: str, source: str
+) -> dict[str, Path]:
+    """Locate every file of ``names`` in ``root`` or one of ``root/<subdir>``.
+
+    A name is also matched with a ``.gz`` suffix. Returns name -> path. Raises
+    ``FileNotFoundError`` naming the files expected, the folders searched, and where the
+    files come from (``source``), if any is missing.
+    """
+    root = Path(root).expanduser()
+    folders = [root] + [root / s for s in subdirs]
+    found: dict[str, Path] = {}
+    for name in names:
+        for folder in folders:
+            for candidate in (folder / name, folder / f"{name}.gz"):
+                if candidate.is_file():
+                    found[name] = candidate
+                    break
+            if name in found:
+                break
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise FileNotFoundError(
+            f"{dataset}: data.root={str(root)!r} is missing {missing}. odenet never downloads "
+            f"data: put the files {names} (optionally .gz) in one of "
+            f"{[str(f) for f in folders]}. They are the standard files from {source}."
+        )
+    return found
