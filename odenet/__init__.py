@@ -7,6 +7,45 @@ that view.
 
 from __future__ import annotations
 
+from .errors import MaxStepsReached, NonFiniteState, OdenetError, SolverError, StepSizeUnderflow
+from .odeint import odeint, solve
+from .solution import Solution, Stats
+from .solvers import (
+    RK4,
+    Bosh3,
+    ButcherTableau,
+    Dopri5,
+    Dopri8,
+    Euler,
+    Heun,
+    Midpoint,
+    PIController,
+    RungeKutta,
+    Tsit5,
+)
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "RK4",
+    "Bosh3",
+    "ButcherTableau",
+    "Dopri5",
+    "Dopri8",
+    "Euler",
+    "Heun",
+    "MaxStepsReached",
+    "Midpoint",
+    "NonFiniteState",
+    "OdenetError",
+    "PIController",
+    "RungeKutta",
+    "Solution",
+    "SolverError",
+    "Stats",
+    "StepSizeUnderflow",
+    "Tsit5",
+    "__version__",
+    "odeint",
+    "solve",
+]

@@ -1,0 +1,1 @@
+"""odenet's Hydra configs, installed as the package ``odenet.conf`` (``pkg://odenet.conf``)."""

@@ -1,0 +1,320 @@
+"""Input checks for :func:`odenet.solve`, one small function per argument.
+
+Each raises ``TypeError``/``ValueError`` with a message naming the argument, the value
+received and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .solvers import PIController, RungeKutta, get_method, rms_norm
+from .solvers.integrate import AdaptiveConfig
+
+__all__ = [
+    "FlatState",
+    "check_func",
+    "check_method",
+    "check_options",
+    "check_t",
+    "check_tolerance",
+    "check_y0",
+    "fixed_grid",
+]
+
+DEFAULT_MAX_STEPS = 100_000
+
+ADAPTIVE_OPTIONS = frozenset(
+    {
+        "first_step",
+        "safety",
+        "ifactor",
+        "dfactor",
+        "beta",
+        "max_num_steps",
+        "step_t",
+        "jump_t",
+        "norm",
+        "dt_min",
+        "dt_max",
+    }
+)
+FIXED_OPTIONS = frozenset({"step_size", "n_steps", "max_num_steps"})
+
+
+@dataclass(frozen=True)
+class FlatState:
+    """``y0`` as one tensor the loops can step, plus how to give the user's shape back.
+
+    A plain tensor is stepped as is (``(*batch, *state)``); a tuple is flattened and
+    concatenated into one vector, as torchdiffeq does.
+    """
+
+    y0: Tensor
+    shapes: tuple[torch.Size, ...] | None  # None: a single tensor, kept in its shape
+
+    @property
+    def is_tuple(self) -> bool:
+        return self.shapes is not None
+
+    def unpack(self, flat: Tensor) -> Tensor | tuple[Tensor, ...]:
+        """Inverse of the flattening, for ``flat`` of shape ``(*lead, total)``."""
+        if self.shapes is None:
+            return flat
+        lead = flat.shape[:-1]
+        sizes = [math.prod(s) for s in self.shapes]
+        parts = torch.split(flat, sizes, dim=-1)
+        return tuple(p.reshape(*lead, *s) for p, s in zip(parts, self.shapes, strict=True))
+
+    def pack(self, state: Sequence[Tensor]) -> Tensor:
+        return torch.cat([s.reshape(-1) for s in state])
+
+
+def check_func(func: object) -> None:
+    if not callable(func):
+        raise TypeError(
+            f"func must be callable as func(t, y) -> dy/dt; got {type(func).__name__}"
+        )
+
+
+def _check_one_y0(y: object, name: str) -> Tensor:
+    if not isinstance(y, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(y).__name__}")
+    if not torch.is_floating_point(y):
+        raise TypeError(
+            f"{name} must have a floating-point dtype; got {y.dtype}. Convert it, e.g. "
+            f"{name}.to(torch.float32)"
+        )
+    if not bool(torch.isfinite(y).all()):
+        raise ValueError(f"{name} contains NaN or inf; the initial state must be finite")
+    return y
+
+
+def check_y0(y0: object) -> FlatState:
+    """A tensor ``(*batch, *state)`` or a non-empty tuple of tensors of one dtype/device."""
+    if isinstance(y0, Tensor):
+        return FlatState(_check_one_y0(y0, "y0"), None)
+    if isinstance(y0, (tuple, list)) and y0:
+        parts = [_check_one_y0(y, f"y0[{i}]") for i, y in enumerate(y0)]
+        for i, y in enumerate(parts[1:], start=1):
+            if y.dtype != parts[0].dtype or y.device != parts[0].device:
+                raise TypeError(
+                    f"all tensors of a tuple y0 must share dtype and device; y0[0] is "
+                    f"{parts[0].dtype} on {parts[0].device} but y0[{i}] is {y.dtype} on "
+                    f"{y.device}"
+                )
+        flat = FlatState(torch.cat([y.reshape(-1) for y in parts]), tuple(y.shape for y in parts))
+        return flat
+    raise TypeError(
+        f"y0 must be a tensor or a non-empty tuple of tensors; got {type(y0).__name__}"
+    )
+
+
+def check_t(t: object, y0: Tensor) -> list[float]:
+    """1-D, at least 2 entries, floating point, finite, on y0's device, strictly monotonic."""
+    if not isinstance(t, Tensor):
+        raise TypeError(
+            f"t must be a 1-D torch.Tensor of times; got {type(t).__name__}. "
+            "Use e.g. torch.linspace(0, 1, 10)"
+        )
+    if t.dim() != 1:
+        raise ValueError(f"t must be 1-D; got shape {tuple(t.shape)}. Flatten it: t.reshape(-1)")
+    if t.numel() < 2:
+        raise ValueError(
+            f"t must hold at least 2 times (start and end); got {t.numel()}: {t.tolist()}"
+        )
+    if not torch.is_floating_point(t):
+        raise TypeError(f"t must be floating point; got {t.dtype}. Use t.to(torch.float64)")
+    if t.device != y0.device:
+        raise ValueError(
+            f"t is on {t.device} but y0 is on {y0.device}; move them to one device, "
+            f"e.g. t = t.to(y0.device)"
+        )
+    times = [float(x) for x in t.detach().cpu().tolist()]
+    for i, x in enumerate(times):
+        if not math.isfinite(x):
+            raise ValueError(f"t must be finite; got t[{i}]={x}")
+    increasing = times[1] > times[0]
+    for i in range(1, len(times)):
+        ok = times[i] > times[i - 1] if increasing else times[i] < times[i - 1]
+        if not ok:
+            kind = "increasing" if increasing else "decreasing"
+            raise ValueError(
+                f"t must be strictly increasing or decreasing; got t[{i}]={times[i]} after "
+                f"t[{i - 1}]={times[i - 1]} (t is {kind} from t[0] to t[1])"
+            )
+    return times
+
+
+def check_tolerance(name: str, value: object) -> float:
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise TypeError(f"{name} must be a positive number; got a tensor of shape {tuple(value.shape)}")
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a positive number; got {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be positive and finite; got {name}={value}")
+    return float(value)
+
+
+def check_method(method: object) -> RungeKutta:
+    return get_method(method)  # type: ignore[arg-type]
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number; got {name}={value!r}")
+    return float(value)
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {name}={value!r}")
+    return value
+
+
+def _times(name: str, value: object) -> tuple[float, ...]:
+    if isinstance(value, Tensor):
+        return tuple(float(x) for x in value.detach().reshape(-1).cpu().tolist())
+    if isinstance(value, Sequence):
+        return tuple(float(x) for x in value)
+    raise TypeError(f"options[{name!r}] must be a 1-D tensor or a list of times; got {value!r}")
+
+
+def merge_options(
+    options: Mapping[str, object] | None, method: RungeKutta, **explicit: object
+) -> dict[str, object]:
+    """Join keyword arguments and torchdiffeq-style ``options``; unknown keys raise."""
+    if options is not None and not isinstance(options, Mapping):
+        raise TypeError(f"options must be a dict or None; got {type(options).__name__}")
+    opts = dict(options or {})
+    valid = ADAPTIVE_OPTIONS if method.adaptive else FIXED_OPTIONS
+    for key in opts:
+        if key in valid:
+            continue
+        if key in ADAPTIVE_OPTIONS | FIXED_OPTIONS:
+            kind = "adaptive" if key in ADAPTIVE_OPTIONS else "fixed-step"
+            raise ValueError(
+                f"options[{key!r}] applies to {kind} methods only, but method={method.name!r} "
+                f"is {'adaptive' if method.adaptive else 'fixed-step'}. Valid keys here: "
+                f"{sorted(valid)}"
+            )
+        raise ValueError(f"unknown option {key!r} for method={method.name!r}; valid keys: {sorted(valid)}")
+    for key, value in explicit.items():
+        if value is None:
+            continue
+        if key in opts and opts[key] != value:
+            raise ValueError(f"{key} given twice (argument {value!r}, options {opts[key]!r}); give it once")
+        if key not in valid:
+            raise ValueError(
+                f"{key}={value!r} applies to {'fixed-step' if key in FIXED_OPTIONS else 'adaptive'} "
+                f"methods only, but method={method.name!r} is "
+                f"{'adaptive' if method.adaptive else 'fixed-step'}"
+            )
+        opts[key] = value
+    return opts
+
+
+def check_options(
+    opts: Mapping[str, object], method: RungeKutta, rtol: float, atol: float
+) -> AdaptiveConfig:
+    """An :class:`AdaptiveConfig` from merged options (adaptive methods only)."""
+    ctrl = PIController(
+        safety=float(opts.get("safety", 0.9)),  # type: ignore[arg-type]
+        beta=float(opts.get("beta", 0.04)),  # type: ignore[arg-type]
+        factor_min=float(opts.get("dfactor", 0.2)),  # type: ignore[arg-type]
+        factor_max=float(opts.get("ifactor", 10.0)),  # type: ignore[arg-type]
+        dt_min=float(opts.get("dt_min", 0.0)),  # type: ignore[arg-type]
+        dt_max=float(opts.get("dt_max", math.inf)),  # type: ignore[arg-type]
+    )
+    first = opts.get("first_step")
+    norm = opts.get("norm", rms_norm)
+    if not callable(norm):
+        raise TypeError(f"options['norm'] must be callable as norm(tensor) -> 0-d tensor; got {norm!r}")
+    return AdaptiveConfig(
+        rtol=rtol,
+        atol=atol,
+        controller=ctrl,
+        first_step=None if first is None else _positive("first_step", first),
+        max_steps=_positive_int("max_steps", opts.get("max_num_steps", DEFAULT_MAX_STEPS)),
+        norm=norm,  # type: ignore[arg-type]
+        step_t=_times("step_t", opts.get("step_t", ())),
+        jump_t=_times("jump_t", opts.get("jump_t", ())),
+    )
+
+
+def fixed_grid(opts: Mapping[str, object], method: RungeKutta, t0: float, t1: float) -> list[float]:
+    """The step grid of a fixed-step method: ``t0 + k h`` then ``t1`` (last step may be shorter)."""
+    step_size, n_steps = opts.get("step_size"), opts.get("n_steps")
+    if step_size is None and n_steps is None:
+        raise ValueError(
+            f"method={method.name!r} is fixed-step and needs step_size (e.g. step_size=0.01) "
+            "or n_steps (e.g. n_steps=100); torchdiffeq stepped on the output times t when "
+            "neither was given -- to get that, pass n_steps=1 per interval by solving on a "
+            "fine t, or use an adaptive method such as 'dopri5'"
+        )
+    if step_size is not None and n_steps is not None:
+        raise ValueError(f"give step_size or n_steps, not both; got step_size={step_size}, n_steps={n_steps}")
+    span = abs(t1 - t0)
+    d = 1.0 if t1 > t0 else -1.0
+    if n_steps is not None:
+        n = _positive_int("n_steps", n_steps)
+        return [t0 + (t1 - t0) * (k / n) for k in range(n)] + [t1]
+    h = _positive("step_size", step_size)
+    ratio = span / h
+    n = max(1, round(ratio)) if abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) else math.ceil(ratio)
+    max_steps = _positive_int("max_steps", opts.get("max_num_steps", DEFAULT_MAX_STEPS))
+    if n > max_steps:
+        raise ValueError(
+            f"step_size={h} over a span of {span} makes {n} steps, more than max_steps={max_steps}; "
+            "raise max_steps or use a larger step_size"
+        )
+    return [t0 + d * h * k for k in range(n)] + [t1]
+
+
+def check_output(k0: Tensor, y0: Tensor, name: str = "func(t0, y0)") -> None:
+    """The first evaluation must match the state's shape and dtype."""
+    if not isinstance(k0, Tensor):
+        raise TypeError(f"{name} must return a tensor (dy/dt); got {type(k0).__name__}")
+    if k0.shape != y0.shape:
+        raise ValueError(
+            f"{name} returned shape {tuple(k0.shape)} but the state has shape "
+            f"{tuple(y0.shape)}; func(t, y) must return dy/dt with the shape of y"
+        )
+    if k0.dtype != y0.dtype:
+        raise TypeError(
+            f"{name} returned dtype {k0.dtype} but the state is {y0.dtype}; return dy/dt "
+            "in the dtype of y (e.g. build func's parameters in that dtype)"
+        )
+
+
+def wrap_tuple_func(
+    func: Callable[..., object], flat: FlatState
+) -> Callable[[Tensor, Tensor], Tensor]:
+    """func on tuple states as a func on the flat vector (output checked on first call)."""
+    shapes = flat.shapes or ()
+    checked = [False]
+
+    def flat_func(t: Tensor, y: Tensor) -> Tensor:
+        state = flat.unpack(y)
+        out = func(t, state)
+        if not checked[0]:
+            if not isinstance(out, (tuple, list)) or len(out) != len(shapes):
+                raise TypeError(
+                    f"func must return a tuple of {len(shapes)} tensors for a tuple y0; got "
+                    f"{type(out).__name__}"
+                )
+            for i, (o, s) in enumerate(zip(out, state, strict=True)):
+                check_output(o, s, name=f"func(t0, y0)[{i}]")
+            checked[0] = True
+        return torch.cat([o.reshape(-1) for o in out])  # type: ignore[union-attr]
+
+    return flat_func

@@ -1,0 +1,79 @@
+"""Exceptions raised by odenet's solvers.
+
+Every exception carries the data a user needs to act on it (the time reached, the last
+step size) as attributes, and its message says what to try next. Input errors are plain
+``ValueError``/``TypeError`` subclasses so that code written for torchdiffeq that catches
+those keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MaxStepsReached",
+    "NonFiniteState",
+    "OdenetError",
+    "SolverError",
+    "StepSizeUnderflow",
+]
+
+
+class OdenetError(Exception):
+    """Base class of every exception odenet raises on its own account."""
+
+
+class SolverError(OdenetError, RuntimeError):
+    """A solve that started but could not finish.
+
+    Attributes:
+        t: the time the solver had reached (a Python float).
+        dt: the last step size tried (a Python float, signed with the direction of time).
+    """
+
+    def __init__(self, message: str, *, t: float, dt: float) -> None:
+        super().__init__(message)
+        self.t = t
+        self.dt = dt
+
+
+class MaxStepsReached(SolverError):
+    """The solver took ``max_steps`` steps (accepted plus rejected) before reaching the end."""
+
+    def __init__(self, *, t: float, dt: float, max_steps: int, t_end: float) -> None:
+        super().__init__(
+            f"max_steps={max_steps} steps were taken and the solve only reached t={t:.6g} "
+            f"of t_end={t_end:.6g} (last step size {dt:.3g}). Raise max_steps, loosen "
+            "rtol/atol, or suspect a stiff problem (try a smaller time span or rescale the "
+            "vector field).",
+            t=t,
+            dt=dt,
+        )
+        self.max_steps = max_steps
+        self.t_end = t_end
+
+
+class StepSizeUnderflow(SolverError):
+    """The adaptive step size shrank below what floating point can resolve at ``t``."""
+
+    def __init__(self, *, t: float, dt: float) -> None:
+        super().__init__(
+            f"step size underflow: the step size fell to {dt:.3g} at t={t:.17g}, below what "
+            "float64 time can resolve there. Likely causes: a stiff problem (use a smaller "
+            "time span, loosen rtol/atol, or rescale the field), NaN/inf produced by func "
+            "near this time, or a discontinuity in func (pass its time in "
+            "options={'jump_t': ...}).",
+            t=t,
+            dt=dt,
+        )
+
+
+class NonFiniteState(SolverError):
+    """func produced NaN or inf and shrinking the step did not help."""
+
+    def __init__(self, *, t: float, dt: float, detail: str = "") -> None:
+        super().__init__(
+            f"func returned NaN or inf near t={t:.17g} (last step size {dt:.3g}){detail}. "
+            "Check func for overflow (e.g. exp of a large value), a division by zero or a "
+            "singularity at this time, and check y0 and the parameters for NaN.",
+            t=t,
+            dt=dt,
+        )

@@ -1,0 +1,10 @@
+"""Continuous-depth models: the ResNet family as Euler steps, ODE-Net, CNF, latent ODE."""
+
+from __future__ import annotations
+
+from odenet.models.conv_resnet import ConvResNet
+from odenet.models.mlp_resnet import MLPResNet
+from odenet.models.odenet_classifier import ODENet
+from odenet.models.residual_block import ResidualBlock
+
+__all__ = ["ConvResNet", "MLPResNet", "ODENet", "ResidualBlock"]

@@ -1,0 +1,92 @@
+"""``MLPResNet``: stem, L residual blocks ``x + s * f_l(x)``, head."""
+
+from __future__ import annotations
+
+import itertools
+
+from torch import nn
+
+from odenet.models.branch_scale import branch_scale
+from odenet.models.residual_block import ResidualBlock
+from odenet.models.resnet_init import apply_init, survival_probs
+from odenet.nn._checks import check_positive_int
+from odenet.nn.activations import make_activation
+
+
+def mlp_branch(
+    width: int, hidden: int, num_hidden_layers: int, activation: str, preactivation: bool
+) -> nn.Sequential:
+    """``Linear, act, ..., act, Linear`` (``width -> hidden ... -> width``); with
+    ``preactivation`` an activation also comes first (He et al. 2016, identity mappings)."""
+    sizes = [width] + [hidden] * num_hidden_layers + [width]
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        if preactivation or i > 0:
+            layers.append(make_activation(activation))
+        layers.append(nn.Linear(a, b))
+    return nn.Sequential(*layers)
+
+
+class MLPResNet(nn.Module):
+    """Fully connected ResNet: ``head(blocks(stem(x)))``.
+
+    ``stem = Linear(in_features, width)``; ``blocks`` is an ``nn.Sequential`` of ``depth``
+    ``ResidualBlock`` s whose ``branch`` is ``mlp_branch(...)`` and whose ``scale`` is
+    ``branch_scale(scale, depth)``; ``head = [act,] Linear(width, out_features)`` (the
+    activation only with ``preactivation``). With ``scale="1/L"`` the blocks are L Euler
+    steps of ``DepthVaryingMLPField`` over the piecewise-constant basis.
+
+    Shapes: ``(batch, in_features) -> (batch, out_features)``.
+
+    Args:
+        scale: ``"1"``, ``"1/L"``, ``"1/sqrt(L)"`` or a float (see ``branch_scale``).
+        preactivation: activation first in each branch (He et al. 2016).
+        rezero: learnable gain per block starting at 0 (Bachlechner et al. 2020).
+        stochastic_depth: drop probability of the last block; block l survives with
+            ``1 - (l / L) * stochastic_depth`` (Huang et al. 2016).
+        init: ``"iid"``, ``"smooth"`` or ``"fixup"`` (see ``odenet.models.resnet_init``).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        width: int = 64,
+        depth: int = 4,
+        hidden: int | None = None,
+        num_hidden_layers: int = 1,
+        activation: str = "relu",
+        scale: str | float = "1/L",
+        preactivation: bool = False,
+        rezero: bool = False,
+        stochastic_depth: float = 0.0,
+        init: str = "iid",
+        smooth_frequencies: int = 2,
+    ) -> None:
+        super().__init__()
+        check_positive_int("in_features", in_features)
+        check_positive_int("out_features", out_features)
+        check_positive_int("width", width)
+        check_positive_int("depth", depth)
+        hidden = width if hidden is None else check_positive_int("hidden", hidden)
+        self.depth = depth
+        self.stem = nn.Linear(in_features, width)
+        s = branch_scale(scale, depth)
+        probs = survival_probs(depth, stochastic_depth)
+        self.blocks = nn.Sequential(
+            *(
+                ResidualBlock(
+                    mlp_branch(width, hidden, num_hidden_layers, activation, preactivation),
+                    scale=s,
+                    rezero=rezero,
+                    survival_prob=p,
+                )
+                for p in probs
+            )
+        )
+        head: list[nn.Module] = [make_activation(activation)] if preactivation else []
+        self.head = nn.Sequential(*head, nn.Linear(width, out_features))
+        apply_init(init, [b.branch for b in self.blocks], self.head, smooth_frequencies)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)))

@@ -1,0 +1,240 @@
+"""``odeint`` and ``solve``: the user-facing entry points of the solver core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._checks import (
+    FlatState,
+    check_func,
+    check_method,
+    check_options,
+    check_output,
+    check_t,
+    check_tolerance,
+    check_y0,
+    fixed_grid,
+    merge_options,
+    wrap_tuple_func,
+)
+from .solution import DenseOutput, Solution, Stats
+from .solvers import RungeKutta
+from .solvers.field import CountingField
+from .solvers.integrate import RawSolution, integrate_adaptive, integrate_fixed
+
+__all__ = ["odeint", "solve"]
+
+State = Tensor | tuple[Tensor, ...]
+Func = Callable[[Tensor, Any], Any]
+EventFn = Callable[[Tensor, Any], Tensor]
+
+
+def solve(
+    func: Func,
+    y0: State,
+    t: Tensor,
+    *,
+    method: str | RungeKutta = "dopri5",
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    step_size: float | None = None,
+    n_steps: int | None = None,
+    first_step: float | None = None,
+    max_steps: int | None = None,
+    options: Mapping[str, object] | None = None,
+    event_fn: EventFn | None = None,
+    gradient: object = None,
+    dense: bool = True,
+) -> Solution:
+    """Solve ``dy/dt = func(t, y)`` from ``y(t[0]) = y0`` and report how it went.
+
+    Args:
+        func: ``func(t, y) -> dy/dt``; ``t`` is a 0-d tensor, ``y`` has ``y0``'s shape (or
+            is a tuple like ``y0``), and the result must match ``y``'s shape and dtype.
+        y0: initial state, a floating tensor ``(*batch, *state)`` or a tuple of tensors.
+        t: 1-D floating tensor of output times, strictly increasing or decreasing, on
+            ``y0``'s device; ``t[0]`` is the initial time.
+        method: a name (``euler, midpoint, heun, rk4`` fixed-step; ``bosh3, dopri5, tsit5,
+            dopri8`` adaptive) or a :class:`~odenet.solvers.RungeKutta` instance.
+        rtol, atol: relative and absolute tolerances of the adaptive error control: a
+            step is accepted when the RMS of ``err / (atol + rtol * max(|y0|, |y1|))`` is
+            at most 1.
+        step_size: step of a fixed-step method (the grid is ``t0 + k * step_size``; the
+            last step is shortened to end on ``t[-1]``).
+        n_steps: alternatively, the number of equal fixed steps over ``[t[0], t[-1]]``.
+        first_step: initial step of an adaptive method (default: Hairer's estimate).
+        max_steps: bound on the number of steps (accepted + rejected; default 100000).
+        options: torchdiffeq-style dict; accepted keys are ``first_step, safety, ifactor,
+            dfactor, beta, max_num_steps, step_t, jump_t, norm, dt_min, dt_max`` (adaptive)
+            and ``step_size, n_steps, max_num_steps`` (fixed). Unknown keys raise.
+        event_fn: terminal event ``event_fn(t, y) -> 0-d tensor``; the solve stops where it
+            changes sign, located on the dense output to float64 resolution in ``t``.
+        gradient: gradient strategy; ``None``/``"autograd"`` backpropagates through the
+            solver's operations.
+        dense: keep every step for :meth:`Solution.evaluate`.
+
+    Returns:
+        A :class:`~odenet.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
+
+    Outputs between steps come from the method's dense output (dopri5, tsit5, dopri8:
+    fourth order; others: cubic Hermite), so output times never shorten steps. Fixed-step
+    outputs at grid points are the grid values themselves.
+
+    Raises:
+        TypeError, ValueError: bad input (the message names the argument and the fix).
+        MaxStepsReached, StepSizeUnderflow, NonFiniteState: the solve could not finish.
+    """
+    _check_gradient(gradient)
+    check_func(func)
+    flat = check_y0(y0)
+    times = check_t(t, flat.y0)
+    rtol = check_tolerance("rtol", rtol)
+    atol = check_tolerance("atol", atol)
+    solver = check_method(method)
+    opts = merge_options(
+        options,
+        solver,
+        step_size=step_size,
+        n_steps=n_steps,
+        first_step=first_step,
+        max_num_steps=max_steps,
+    )
+    f = wrap_tuple_func(func, flat) if flat.is_tuple else func
+    fld = CountingField(f, t.dtype, flat.y0.device)
+    y = flat.y0
+    k0 = fld(times[0], y)
+    if not flat.is_tuple:
+        check_output(k0, y)
+    ev = _wrap_event(event_fn, flat) if event_fn is not None else None
+    if solver.adaptive:
+        cfg = check_options(opts, solver, rtol, atol)
+        raw = integrate_adaptive(fld, solver, y, k0, times, cfg, ev, dense)
+    else:
+        grid = fixed_grid(opts, solver, times[0], times[-1])
+        raw = integrate_fixed(fld, solver, y, k0, times, grid, ev, dense)
+        _check_finite_end(raw, times)
+    return _build_solution(raw, t, flat, fld, solver, times)
+
+
+def odeint(
+    func: Func,
+    y0: State,
+    t: Tensor,
+    *,
+    method: str | RungeKutta = "dopri5",
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    step_size: float | None = None,
+    n_steps: int | None = None,
+    first_step: float | None = None,
+    max_steps: int | None = None,
+    options: Mapping[str, object] | None = None,
+    event_fn: EventFn | None = None,
+    gradient: object = None,
+) -> State | tuple[Tensor, State]:
+    """Drop-in for ``torchdiffeq.odeint``: the solution at the times ``t``.
+
+    Takes the arguments of :func:`solve` and returns ``ys`` of shape
+    ``(len(t), *y0.shape)`` (a tuple of such tensors for a tuple ``y0``).
+
+    With ``event_fn``, returns ``(event_t, ys)`` as torchdiffeq does: ``ys`` holds the
+    states at the requested times before the event followed by the state at ``event_t``
+    (when no event occurs before ``t[-1]``, ``event_t = t[-1]`` and ``ys`` is the full
+    solution).
+    """
+    sol = solve(
+        func,
+        y0,
+        t,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        step_size=step_size,
+        n_steps=n_steps,
+        first_step=first_step,
+        max_steps=max_steps,
+        options=options,
+        event_fn=event_fn,
+        gradient=gradient,
+        dense=False,
+    )
+    if event_fn is None:
+        return sol.ys
+    if sol.event_t is None:
+        return t[-1], sol.ys
+    ys = sol.ys
+    ey = sol.event_y
+    if isinstance(ys, tuple):
+        return sol.event_t, tuple(
+            torch.cat([a, b.unsqueeze(0)]) for a, b in zip(ys, ey, strict=True)  # type: ignore[arg-type]
+        )
+    return sol.event_t, torch.cat([ys, ey.unsqueeze(0)])  # type: ignore[union-attr]
+
+
+def _check_gradient(gradient: object) -> None:
+    if gradient is None or gradient == "autograd":
+        return
+    raise ValueError(
+        f"gradient={gradient!r} is not available; choose 'autograd' (the default)"
+    )
+
+
+def _wrap_event(event_fn: EventFn, flat: FlatState) -> Callable[[Tensor, Tensor], Tensor]:
+    if not callable(event_fn):
+        raise TypeError(f"event_fn must be callable as event_fn(t, y); got {event_fn!r}")
+    if not flat.is_tuple:
+        return event_fn
+    return lambda t, y: event_fn(t, flat.unpack(y))
+
+
+def _check_finite_end(raw: RawSolution, times: list[float]) -> None:
+    """Fixed-step methods cannot shrink the step: report NaN/inf with the first bad time."""
+    from .errors import NonFiniteState
+
+    last = raw.ys[-1]
+    if bool(torch.isfinite(last).all()):
+        return
+    for i, y in enumerate(raw.ys):
+        if not bool(torch.isfinite(y).all()):
+            raise NonFiniteState(
+                t=times[i], dt=raw.last_step, detail=f" (first non-finite output t[{i}])"
+            )
+
+
+def _build_solution(
+    raw: RawSolution,
+    t: Tensor,
+    flat: FlatState,
+    fld: CountingField,
+    solver: RungeKutta,
+    times: list[float],
+) -> Solution:
+    n = len(raw.ys)
+    ys = flat.unpack(torch.stack(raw.ys))
+    stats = Stats(
+        nfe=fld.nfe,
+        n_accepted=raw.n_accepted,
+        n_rejected=raw.n_rejected,
+        initial_step=raw.initial_step,
+        last_step=raw.last_step,
+    )
+    dense = None
+    if raw.steps:
+        d = 1.0 if times[-1] > times[0] else -1.0
+        dense = DenseOutput(solver, raw.steps, flat.unpack, d)
+    if raw.event_t is None:
+        return Solution(ts=t, ys=ys, stats=stats, status="success", dense=dense)
+    event_t = torch.tensor(raw.event_t, dtype=t.dtype, device=t.device)
+    return Solution(
+        ts=t[:n],
+        ys=ys,
+        stats=stats,
+        status="event",
+        event_t=event_t,
+        event_y=flat.unpack(raw.event_y),  # type: ignore[arg-type]
+        dense=dense,
+    )

@@ -1,0 +1,65 @@
+"""The numerical core: Runge--Kutta methods, step-size control, dense output, the loops.
+
+Nothing here imports from ``odenet.nn``, ``odenet.models`` or Hydra.
+"""
+
+from __future__ import annotations
+
+from .bosh3 import Bosh3
+from .controller import PIController, rms_norm
+from .dopri5 import Dopri5
+from .dopri8 import Dopri8
+from .euler import Euler
+from .heun import Heun
+from .midpoint import Midpoint
+from .rk4 import RK4
+from .runge_kutta import RungeKutta
+from .tableau import ButcherTableau
+from .tsit5 import Tsit5
+
+__all__ = [
+    "METHODS",
+    "RK4",
+    "Bosh3",
+    "ButcherTableau",
+    "Dopri5",
+    "Dopri8",
+    "Euler",
+    "Heun",
+    "Midpoint",
+    "PIController",
+    "RungeKutta",
+    "Tsit5",
+    "get_method",
+    "rms_norm",
+]
+
+#: The string shortcuts: ``method="dopri5"`` means ``method=Dopri5()``.
+METHODS: dict[str, type[RungeKutta]] = {
+    cls.name: cls for cls in (Euler, Midpoint, Heun, RK4, Bosh3, Dopri5, Tsit5, Dopri8)
+}
+
+
+def get_method(method: str | RungeKutta) -> RungeKutta:
+    """The method object for a string shortcut or an instance.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the valid ones).
+        TypeError: for anything that is neither a string nor a RungeKutta instance.
+    """
+    if isinstance(method, RungeKutta):
+        return method
+    if isinstance(method, type) and issubclass(method, RungeKutta):
+        return method()
+    if isinstance(method, str):
+        key = method.lower()
+        if key not in METHODS:
+            raise ValueError(
+                f"method={method!r} is not a known method; choose one of "
+                f"{sorted(METHODS)} or pass a RungeKutta instance such as odenet.solvers.Dopri5()"
+            )
+        return METHODS[key]()
+    raise TypeError(
+        f"method must be a string such as 'dopri5' or a RungeKutta instance; got "
+        f"{type(method).__name__}"
+    )

@@ -1,0 +1,121 @@
+"""Adaptive step-size control: the error norm, a PI controller and the initial step.
+
+References:
+    E. Hairer, S. P. Nørsett & G. Wanner, *Solving ODEs I*, §II.4 (error norm, the
+    initial-step algorithm) and the DOPRI5 code (PI coefficients ``beta = 0.04``);
+    K. Gustafsson, "Control theoretic techniques for stepsize selection in explicit
+    Runge--Kutta methods", ACM TOMS 17(4), 1991.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["PIController", "initial_step_size", "rms_norm"]
+
+Norm = Callable[[Tensor], Tensor]
+
+
+def rms_norm(x: Tensor) -> Tensor:
+    """Root mean square of all entries: ``sqrt(mean(x**2))``, a 0-d tensor."""
+    return torch.linalg.vector_norm(x) / math.sqrt(max(x.numel(), 1))
+
+
+def scaled_error_norm(
+    err: Tensor, y0_abs: Tensor, y1_abs: Tensor, rtol: float, atol: float, norm: Norm
+) -> Tensor:
+    """``norm(err / (atol + rtol * max(|y0|, |y1|)))``; overwrites ``err`` (no grad)."""
+    tol = torch.maximum(y0_abs, y1_abs).mul_(rtol).add_(atol)
+    return norm(err.div_(tol))
+
+
+@dataclass(frozen=True)
+class PIController:
+    """Proportional-integral step-size controller.
+
+    After an accepted step with error ratio ``r_n`` (``<= 1``) and previous ratio
+    ``r_{n-1}``, the step is multiplied by
+    ``safety * r_n**(-(1/q - 0.75*beta)) * r_{n-1}**beta`` (clipped to
+    ``[factor_min, factor_max]``), where ``q`` is the order of the error estimate plus one.
+    ``beta = 0`` gives the classical integral controller used by torchdiffeq. After a
+    rejected step the factor is ``max(factor_min, safety * r_n**(-1/q))`` and the next step
+    may not grow.
+
+    Args:
+        safety: factor below 1 keeping steps away from the rejection threshold.
+        beta: weight of the previous error (Hairer's DOPRI5 uses 0.04).
+        factor_min: smallest factor per step (``dfactor`` in torchdiffeq).
+        factor_max: largest factor per step (``ifactor`` in torchdiffeq).
+        dt_min: smallest step magnitude allowed; reaching it raises StepSizeUnderflow.
+        dt_max: largest step magnitude allowed.
+    """
+
+    safety: float = 0.9
+    beta: float = 0.04
+    factor_min: float = 0.2
+    factor_max: float = 10.0
+    dt_min: float = 0.0
+    dt_max: float = math.inf
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.safety <= 1.0:
+            raise ValueError(f"safety must be in (0, 1]; got {self.safety}")
+        if not 0.0 <= self.beta < 0.2:
+            raise ValueError(f"beta must be in [0, 0.2); got {self.beta}")
+        if not 0.0 < self.factor_min < 1.0:
+            raise ValueError(f"factor_min (dfactor) must be in (0, 1); got {self.factor_min}")
+        if not self.factor_max > 1.0:
+            raise ValueError(f"factor_max (ifactor) must be > 1; got {self.factor_max}")
+        if not 0.0 <= self.dt_min < self.dt_max:
+            raise ValueError(
+                f"need 0 <= dt_min < dt_max; got dt_min={self.dt_min}, dt_max={self.dt_max}"
+            )
+
+    def accept_factor(self, ratio: float, prev_ratio: float, q: int) -> float:
+        """Step multiplier after an accepted step (``ratio <= 1``)."""
+        if ratio <= 0.0:
+            return self.factor_max
+        factor = self.safety * ratio ** (-(1.0 / q - 0.75 * self.beta)) * prev_ratio**self.beta
+        return min(self.factor_max, max(self.factor_min, factor))
+
+    def reject_factor(self, ratio: float, q: int) -> float:
+        """Step multiplier after a rejected step (``ratio > 1``)."""
+        return max(self.factor_min, min(1.0, self.safety * ratio ** (-1.0 / q)))
+
+
+def initial_step_size(
+    field: Callable[[float, Tensor], Tensor],
+    t0: float,
+    y0: Tensor,
+    f0: Tensor,
+    direction: float,
+    order: int,
+    rtol: float,
+    atol: float,
+    norm: Norm,
+) -> float:
+    """Initial step magnitude by Hairer, Nørsett & Wanner's algorithm (§II.4).
+
+    Costs one evaluation of ``field`` and one host synchronisation.
+    """
+    with torch.no_grad():
+        scale = y0.abs().mul_(rtol).add_(atol)
+        d0 = norm(y0 / scale)
+        d1 = norm(f0 / scale)
+        h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), torch.full_like(d0, 1e-6), 0.01 * d0 / d1)
+        h0_float = float(h0)
+        y1 = torch.add(y0, f0, alpha=direction * h0_float)
+        f1 = field(t0 + direction * h0_float, y1)
+        d2 = norm((f1 - f0) / scale) / h0_float
+        dmax = torch.maximum(d1, d2)
+        h1 = torch.where(
+            dmax <= 1e-15,
+            torch.clamp(h0 * 1e-3, min=1e-6),
+            (0.01 / dmax) ** (1.0 / (order + 1)),
+        )
+        return float(torch.minimum(100 * h0, h1))

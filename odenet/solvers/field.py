@@ -1,0 +1,40 @@
+"""The vector field as the solvers see it: Python-float time in, evaluations counted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+__all__ = ["CountingField"]
+
+
+class CountingField:
+    """Wraps ``func(t, y)`` so the stepping loop can keep time as a Python float.
+
+    Time is held in float64 by the loop (so a float32 state never stalls near ``t1``) and
+    handed to ``func`` as a 0-d tensor of the user's time dtype on the state's device,
+    created with ``torch.full`` (a kernel launch, not a host-to-device copy).
+
+    Attributes:
+        nfe: number of evaluations so far.
+    """
+
+    __slots__ = ("_device", "_dtype", "func", "nfe")
+
+    def __init__(
+        self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype, device: torch.device
+    ) -> None:
+        self.func = func
+        self._dtype = t_dtype
+        self._device = device
+        self.nfe = 0
+
+    def time(self, t: float) -> Tensor:
+        """``t`` as a 0-d tensor of the time dtype, on the state's device."""
+        return torch.full((), t, dtype=self._dtype, device=self._device)
+
+    def __call__(self, t: float, y: Tensor) -> Tensor:
+        self.nfe += 1
+        return self.func(torch.full((), t, dtype=self._dtype, device=self._device), y)

@@ -1,0 +1,284 @@
+"""The stepping loops: fixed grid and adaptive. Nothing here checks user input.
+
+Both loops keep time in Python floats (float64), produce outputs at the requested times
+from each step's dense output, and locate terminal events. The adaptive loop synchronises
+with the device once per step (``float(error ratio)``), for the accept/reject decision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import MaxStepsReached, NonFiniteState, StepSizeUnderflow
+from .controller import PIController, initial_step_size, rms_norm, scaled_error_norm
+from .events import event_value, locate_event
+from .field import CountingField
+from .runge_kutta import RungeKutta
+
+__all__ = ["AdaptiveConfig", "RawSolution", "StepRecord", "integrate_adaptive", "integrate_fixed"]
+
+EventFn = Callable[[Tensor, Tensor], Tensor]
+
+#: consecutive steps with a non-finite error before giving up
+MAX_NONFINITE_RETRIES = 30
+
+
+@dataclass
+class StepRecord:
+    """One accepted step, kept for dense output: ``[t0, t0 + dt]``."""
+
+    t0: float
+    dt: float
+    y0: Tensor
+    y1: Tensor
+    ks: list[Tensor]
+    f1: Tensor | None = None
+
+
+@dataclass
+class RawSolution:
+    """What a loop returns: outputs (one per requested time reached) and statistics."""
+
+    ys: list[Tensor]
+    n_accepted: int = 0
+    n_rejected: int = 0
+    initial_step: float = math.nan
+    last_step: float = math.nan
+    event_t: float | None = None
+    event_y: Tensor | None = None
+    steps: list[StepRecord] | None = None
+
+
+@dataclass
+class AdaptiveConfig:
+    """Settings of the adaptive loop (already validated by ``odeint``)."""
+
+    rtol: float
+    atol: float
+    controller: PIController = field(default_factory=PIController)
+    first_step: float | None = None
+    max_steps: int = 100_000
+    norm: Callable[[Tensor], Tensor] = rms_norm
+    step_t: tuple[float, ...] = ()
+    jump_t: tuple[float, ...] = ()
+
+
+class _EventTracker:
+    """Watches ``event_fn`` for a sign change across each accepted step."""
+
+    def __init__(self, event_fn: EventFn, fld: CountingField, t0: float, y0: Tensor) -> None:
+        self.event_fn = event_fn
+        self.field = fld
+        self.g = event_value(event_fn, fld.time(t0), y0)
+
+    def check(
+        self,
+        method: RungeKutta,
+        t: float,
+        dt: float,
+        y0: Tensor,
+        y1: Tensor,
+        ks: list[Tensor],
+        f1: Tensor | None,
+    ) -> tuple[float, Tensor] | None:
+        t1 = t + dt
+        g1 = event_value(self.event_fn, self.field.time(t1), y1)
+        g0, self.g = self.g, g1
+        if g0 == 0.0 or g0 * g1 > 0.0:
+            return None
+
+        def g_at(tau: float) -> float:
+            y = method.interpolate((tau - t) / dt, y0, y1, ks, dt, f1)
+            return event_value(self.event_fn, self.field.time(tau), y)
+
+        tol = 4 * np.finfo(np.float64).eps * max(abs(t), abs(t1), 1.0)
+        te = locate_event(g_at, g0, g1, t, t1, tol)
+        ye = y1 if te == t1 else method.interpolate((te - t) / dt, y0, y1, ks, dt, f1)
+        return te, ye
+
+
+def _emit_outputs(
+    raw: RawSolution,
+    t_out: list[float],
+    idx: int,
+    method: RungeKutta,
+    t: float,
+    t_new: float,
+    d: float,
+    y: Tensor,
+    y1: Tensor,
+    ks: list[Tensor],
+    f1: Tensor | None,
+) -> int:
+    """Append outputs for requested times in ``(t, t_new]``; return the next index."""
+    dt = t_new - t
+    n = len(t_out)
+    while idx < n and (t_out[idx] - t_new) * d <= 0.0:
+        tau = t_out[idx]
+        if tau == t_new:
+            raw.ys.append(y1)
+        else:
+            raw.ys.append(method.interpolate((tau - t) / dt, y, y1, ks, dt, f1))
+        idx += 1
+    return idx
+
+
+def _needs_f1(method: RungeKutta, t_out: list[float], idx: int, t_new: float, d: float) -> bool:
+    """Non-FSAL methods need ``f(t1, y1)`` to interpolate strictly inside the step."""
+    if method.fsal or method.dense_weights is not None:
+        return False
+    return idx < len(t_out) and (t_out[idx] - t_new) * d < 0.0
+
+
+def integrate_fixed(
+    fld: CountingField,
+    method: RungeKutta,
+    y0: Tensor,
+    k0: Tensor,
+    t_out: list[float],
+    grid: list[float],
+    event_fn: EventFn | None = None,
+    dense: bool = False,
+) -> RawSolution:
+    """Steps along ``grid`` (``grid[0] == t_out[0]``, ``grid[-1] == t_out[-1]``).
+
+    Outputs at requested times between grid points come from cubic Hermite interpolation
+    (or the method's own continuous extension); times on the grid return the grid value.
+    """
+    t0, t_end = t_out[0], t_out[-1]
+    d = 1.0 if t_end > t0 else -1.0
+    raw = RawSolution(ys=[y0], steps=[] if dense else None)
+    events = _EventTracker(event_fn, fld, t0, y0) if event_fn is not None else None
+    idx = 1
+    t, y, k = t0, y0, k0
+    for t_new in grid[1:]:
+        dt = t_new - t
+        if k is None:
+            k = fld(t, y)
+        y1, ks = method.step(fld, t, y, dt, k)
+        need = dense or events is not None or _needs_f1(method, t_out, idx, t_new, d)
+        f1 = ks[-1] if method.fsal else (fld(t_new, y1) if need else None)
+        raw.n_accepted += 1
+        if events is not None:
+            hit = events.check(method, t, dt, y, y1, ks, f1)
+            if hit is not None:
+                raw.event_t, raw.event_y = hit
+                _emit_outputs(raw, t_out, idx, method, t, hit[0], d, y, hit[1], ks, f1)
+                break
+        idx = _emit_outputs(raw, t_out, idx, method, t, t_new, d, y, y1, ks, f1)
+        if raw.steps is not None:
+            raw.steps.append(StepRecord(t, dt, y, y1, ks, f1))
+        t, y, k = t_new, y1, f1
+    raw.initial_step = abs(grid[1] - grid[0])
+    raw.last_step = abs(grid[-1] - grid[-2])
+    return raw
+
+
+def integrate_adaptive(
+    fld: CountingField,
+    method: RungeKutta,
+    y0: Tensor,
+    k0: Tensor,
+    t_out: list[float],
+    cfg: AdaptiveConfig,
+    event_fn: EventFn | None = None,
+    dense: bool = False,
+) -> RawSolution:
+    """Adaptive stepping with an embedded error estimate and a PI controller.
+
+    Every step ends on ``t_end`` exactly when it would pass it, and on any time listed in
+    ``step_t``/``jump_t``; after a ``jump_t`` time the first stage is re-evaluated just
+    past the discontinuity. Raises MaxStepsReached, StepSizeUnderflow or NonFiniteState.
+    """
+    t0, t_end = t_out[0], t_out[-1]
+    d = 1.0 if t_end > t0 else -1.0
+    ctrl = cfg.controller
+    q = method.error_exponent_order
+    rtol, atol, norm = cfg.rtol, cfg.atol, cfg.norm
+    raw = RawSolution(ys=[y0], steps=[] if dense else None)
+    events = _EventTracker(event_fn, fld, t0, y0) if event_fn is not None else None
+    jumps = set(cfg.jump_t)
+    landings = sorted(
+        {x for x in (*cfg.step_t, *cfg.jump_t) if (x - t0) * d > 0 and (t_end - x) * d > 0},
+        key=lambda x: x * d,
+    )
+    landings.append(t_end)
+    if cfg.first_step is not None:
+        h = cfg.first_step
+    else:
+        h = initial_step_size(fld, t0, y0, k0, d, method.order, rtol, atol, norm)
+    h = min(max(h, ctrl.dt_min), ctrl.dt_max)
+    raw.initial_step = h
+    h_floor = max(ctrl.dt_min, 8 * np.finfo(np.float64).eps * max(abs(t0), abs(t_end)))
+    with torch.no_grad():
+        y_abs = y0.abs()
+    t, y, k = t0, y0, k0
+    idx, li, prev_ratio, rejected_last, nonfinite = 1, 0, 1.0, False, 0
+    while True:
+        if raw.n_accepted + raw.n_rejected >= cfg.max_steps:
+            raise MaxStepsReached(t=t, dt=d * h, max_steps=cfg.max_steps, t_end=t_end)
+        target = landings[li]
+        remaining = (target - t) * d
+        land = h >= remaining
+        h_try = remaining if land else h
+        dt = d * h_try
+        t_new = target if land else t + dt
+        y1, ks = method.step(fld, t, y, dt, k)
+        with torch.no_grad():
+            y1_abs = y1.abs()
+            err = method.error_estimate(ks, dt)
+            ratio = float(scaled_error_norm(err, y_abs, y1_abs, rtol, atol, norm))
+        if not math.isfinite(ratio):
+            raw.n_rejected += 1
+            nonfinite += 1
+            h = h_try * 0.25
+            if nonfinite > MAX_NONFINITE_RETRIES or h < h_floor:
+                raise NonFiniteState(t=t, dt=dt, detail=f" ({nonfinite} step retries)")
+            rejected_last = True
+            continue
+        nonfinite = 0
+        if ratio > 1.0:
+            raw.n_rejected += 1
+            rejected_last = True
+            h = h_try * ctrl.reject_factor(ratio, q)
+            if h < h_floor:
+                raise StepSizeUnderflow(t=t, dt=d * h)
+            continue
+        # accepted
+        raw.n_accepted += 1
+        raw.last_step = h_try
+        f1 = ks[-1] if method.fsal else None
+        if f1 is None and (dense or events is not None or _needs_f1(method, t_out, idx, t_new, d)):
+            f1 = fld(t_new, y1)
+        if events is not None:
+            hit = events.check(method, t, dt, y, y1, ks, f1)
+            if hit is not None:
+                raw.event_t, raw.event_y = hit
+                _emit_outputs(raw, t_out, idx, method, t, hit[0], d, y, hit[1], ks, f1)
+                return raw
+        idx = _emit_outputs(raw, t_out, idx, method, t, t_new, d, y, y1, ks, f1)
+        if raw.steps is not None:
+            raw.steps.append(StepRecord(t, dt, y, y1, ks, f1))
+        if land and li == len(landings) - 1:
+            return raw
+        factor = ctrl.accept_factor(ratio, prev_ratio, q)
+        if rejected_last:
+            factor = min(factor, 1.0)
+        h_next = h_try * factor
+        if land:
+            h_next = max(h_next, h)  # a step shortened to land says nothing against h
+            li += 1
+        h = min(max(h_next, ctrl.dt_min), ctrl.dt_max)
+        prev_ratio = max(ratio, 1e-4)
+        rejected_last = False
+        t, y, y_abs = t_new, y1, y1_abs
+        if land and t_new in jumps:
+            k = fld(float(np.nextafter(t_new, t_new + d)), y1)
+        else:
+            k = f1 if f1 is not None else fld(t_new, y1)

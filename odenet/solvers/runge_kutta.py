@@ -1,0 +1,192 @@
+"""The explicit Runge--Kutta step shared by every method, and its dense output.
+
+A method is a small subclass of :class:`RungeKutta` that sets a validated
+:class:`~odenet.solvers.tableau.ButcherTableau` and states its order, its reference and,
+where it has one, its own continuous-extension polynomial. Everything else (stages, the
+embedded error estimate, interpolation) is shared here, written as chains of
+``add(..., alpha=...)`` with Python-float coefficients so a step launches few small kernels
+and never synchronises with the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from .tableau import ButcherTableau
+
+__all__ = ["RungeKutta"]
+
+#: ``field(t, y) -> dy/dt`` with ``t`` a Python float (converted to a tensor by the caller).
+Field = Callable[[float, Tensor], Tensor]
+
+Coeffs = tuple[tuple[int, float], ...]
+
+
+def _nonzero(weights: Sequence[float]) -> Coeffs:
+    return tuple((j, w) for j, w in enumerate(weights) if w != 0.0)
+
+
+def combine(y: Tensor, ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Tensor:
+    """``y + scale * sum_j a_j ks[j]`` over the non-zero ``(j, a_j)`` pairs, as a fresh tensor."""
+    if not coeffs:
+        return y.clone()
+    (j0, a0), *rest = coeffs
+    out = torch.add(y, ks[j0], alpha=a0 * scale)
+    for j, a in rest:
+        out.add_(ks[j], alpha=a * scale)
+    return out
+
+
+def _weighted_sum(ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Tensor:
+    (j0, a0), *rest = coeffs
+    out = torch.mul(ks[j0], a0 * scale)
+    for j, a in rest:
+        out.add_(ks[j], alpha=a * scale)
+    return out
+
+
+class RungeKutta:
+    """An explicit Runge--Kutta method defined by a Butcher tableau.
+
+    Class attributes set by each method:
+        tableau: the validated coefficients.
+        order: order of the propagated solution.
+        error_order: order of the embedded solution (``None`` for fixed-step methods).
+        name: the string shortcut (``method="dopri5"``).
+        reference: where the coefficients come from.
+        dense_weights: optional continuous extension: ``dense_weights[i][p]`` is the
+            coefficient of ``theta**(p+1)`` in ``b_i(theta)``, so that
+            ``y(t + theta*h) = y + h * sum_i b_i(theta) k_i``. ``None`` means cubic Hermite
+            interpolation from ``y0, y1, f(t0, y0), f(t1, y1)`` (third order).
+
+    Capabilities (read before solving): ``adaptive`` (has an error estimate), ``fsal``
+    (the last stage is ``f(t1, y1)`` and is reused as the next step's first stage).
+    """
+
+    tableau: ClassVar[ButcherTableau]
+    order: ClassVar[int]
+    error_order: ClassVar[int | None] = None
+    name: ClassVar[str]
+    reference: ClassVar[str] = ""
+    dense_weights: ClassVar[tuple[tuple[float, ...], ...] | None] = None
+
+    def __init__(self) -> None:
+        tab = self.tableau
+        self._c = tab.c
+        self._rows = tuple(_nonzero(row) for row in tab.a)
+        self._b = _nonzero(tab.b)
+        self._e = None if tab.b_error is None else _nonzero(tab.b_error)
+        self._dense = (
+            None
+            if self.dense_weights is None
+            else tuple(tuple(w) for w in self.dense_weights)
+        )
+
+    # -- capabilities -----------------------------------------------------------------
+    @property
+    def adaptive(self) -> bool:
+        """True when the method carries an embedded error estimate."""
+        return self.tableau.b_error is not None
+
+    @property
+    def fsal(self) -> bool:
+        """True when the last stage equals ``f(t + h, y1)`` (First Same As Last)."""
+        return self.tableau.fsal
+
+    @property
+    def stages(self) -> int:
+        return self.tableau.stages
+
+    @property
+    def error_exponent_order(self) -> int:
+        """The order ``q`` in the step-size law ``h_new = h * err**(-1/q)``."""
+        lower = self.error_order if self.error_order is not None else self.order
+        return min(lower, self.order) + 1
+
+    # -- one step ---------------------------------------------------------------------
+    def step(
+        self, field: Field, t: float, y: Tensor, dt: float, k0: Tensor
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Advance ``y`` (any shape) from ``t`` by ``dt`` (signed).
+
+        Args:
+            field: ``field(t, y)`` with a Python-float ``t``.
+            k0: ``field(t, y)``, computed by the caller (reused across FSAL steps).
+
+        Returns:
+            ``(y1, ks)``: the new state and the list of the ``s`` stage derivatives. For an
+            FSAL method ``ks[-1] == field(t + dt, y1)``.
+        """
+        ks = [k0]
+        c = self._c
+        last = len(c) - 1
+        y1 = None
+        for i in range(1, len(c)):
+            yi = combine(y, ks, self._rows[i], dt)
+            if i == last and self.fsal:
+                y1 = yi
+            ks.append(field(t + c[i] * dt, yi))
+        if y1 is None:
+            y1 = combine(y, ks, self._b, dt)
+        return y1, ks
+
+    def error_estimate(self, ks: Sequence[Tensor], dt: float) -> Tensor:
+        """``dt * sum_i e_i k_i``: the local error estimate of an adaptive method."""
+        if self._e is None:
+            raise TypeError(f"method {self.name!r} is fixed-step and has no error estimate")
+        return _weighted_sum(ks, self._e, dt)
+
+    # -- dense output -----------------------------------------------------------------
+    def interpolate(
+        self,
+        theta: float,
+        y0: Tensor,
+        y1: Tensor,
+        ks: Sequence[Tensor],
+        dt: float,
+        f1: Tensor | None = None,
+    ) -> Tensor:
+        """State at ``t0 + theta * dt`` for ``theta`` in [0, 1] within one step.
+
+        Uses the method's own continuous extension when it has one, else cubic Hermite
+        interpolation; ``f1 = field(t0 + dt, y1)`` is needed for Hermite when the method is
+        not FSAL.
+        """
+        if self._dense is not None:
+            coeffs = tuple(
+                (i, sum(w * theta ** (p + 1) for p, w in enumerate(row)))
+                for i, row in enumerate(self._dense)
+            )
+            return combine(y0, ks, tuple(cw for cw in coeffs if cw[1] != 0.0), dt)
+        if f1 is None:
+            if not self.fsal:
+                raise ValueError("Hermite interpolation needs f1 = field(t1, y1)")
+            f1 = ks[-1]
+        return hermite(theta, y0, y1, ks[0], f1, dt)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+def hermite(theta: float, y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, dt: float) -> Tensor:
+    """Cubic Hermite interpolant on one step (third order; exact for cubics).
+
+    ``p(theta) = y0 + h01 (y1 - y0) + dt (h10 f0 + h11 f1)`` with the Hermite basis
+    ``h01 = 3θ² - 2θ³``, ``h10 = θ³ - 2θ² + θ``, ``h11 = θ³ - θ²``.
+    """
+    th2 = theta * theta
+    th3 = th2 * theta
+    out = torch.add(y0, y1 - y0, alpha=3.0 * th2 - 2.0 * th3)
+    out.add_(f0, alpha=dt * (th3 - 2.0 * th2 + theta))
+    out.add_(f1, alpha=dt * (th3 - th2))
+    return out

@@ -1,0 +1,306 @@
+"""``train(cfg) -> dict``: the training loop behind ``odenet-train``.
+
+A plain function of a composed config (see ``conf/config.yaml``), testable without the
+command line. One epoch = one pass over the training set (shuffled with a
+``DistributedSampler`` seeded by ``seed`` and the epoch, so the order is the same with or
+without resuming, and the union of the ranks' i-th batches is the single-process i-th
+batch), then an evaluation on the test set, a scheduler step, an atomic checkpoint and a
+metrics record.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm.auto import tqdm
+
+from odenet.data.splits import DataSplits
+from odenet.train.checkpoint import (
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
+from odenet.train.device import resolve_device
+from odenet.train.distributed import (
+    DistInfo,
+    broadcast_object,
+    init_distributed,
+    launched_by_torchrun,
+    mean_over_ranks,
+    shutdown_distributed,
+)
+from odenet.train.metrics import MetricsLogger
+from odenet.train.objectives import Objective, objective_for
+from odenet.train.seeding import rng_state, seed_everything, set_rng_state
+from odenet.train.validate import ConfigError, validate_config
+
+log = logging.getLogger(__name__)
+
+RESULTS_NAME = "results.json"
+
+
+@dataclass
+class RunState:
+    """Everything a checkpoint restores: modules, completed epochs, metric history."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any | None
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "history": self.history,
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+        set_rng_state(state["rng"])
+
+
+def ode_blocks(model: nn.Module) -> list[nn.Module]:
+    """Sub-modules that count function evaluations (``nfe_forward`` / ``nfe_backward``)."""
+    return [m for m in model.modules() if hasattr(m, "nfe_forward")]
+
+
+def _nfe(blocks: list[nn.Module], attr: str) -> int:
+    return sum(int(getattr(b, attr)) for b in blocks)
+
+
+def _loader(dataset: Dataset, batch_size: int, info: DistInfo, seed: int, shuffle: bool):
+    sampler = DistributedSampler(
+        dataset, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle, seed=seed
+    )
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler), sampler
+
+
+def _per_rank_batch(cfg: DictConfig, info: DistInfo) -> int:
+    global_batch = int(cfg.data.batch_size)
+    if global_batch % info.world_size:
+        raise ConfigError(
+            f"data.batch_size={global_batch} (the global batch) must be divisible by the "
+            f"number of processes {info.world_size}"
+        )
+    return global_batch // info.world_size
+
+
+def _sum_stats(total: dict[str, torch.Tensor], stats: dict[str, torch.Tensor]) -> None:
+    for key, value in stats.items():
+        total[key] = total.get(key, 0.0) + value.detach().double().cpu()
+
+
+def _means(total: dict[str, torch.Tensor], prefix: str, info: DistInfo) -> dict[str, float]:
+    keys = sorted(total)
+    sums = torch.stack([torch.as_tensor(total[k], dtype=torch.float64) for k in keys])
+    sums = mean_over_ranks(sums, info) * info.world_size
+    count = float(sums[keys.index("count")])
+    return {f"{prefix}_{k}": float(v) / count for k, v in zip(keys, sums) if k != "count"}
+
+
+def _to(batch: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    return [b.to(device, non_blocking=True) for b in batch]
+
+
+def train_epoch(
+    model: nn.Module,
+    objective: Objective,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    info: DistInfo,
+    gradient_clip: float | None,
+    desc: str,
+) -> dict[str, float]:
+    """One pass over ``loader``; returns ``train_*`` means and mean NFE per batch."""
+    model.train()
+    blocks = ode_blocks(model)
+    total: dict[str, torch.Tensor] = {}
+    nfe_f = nfe_b = batches = 0
+    bar = tqdm(loader, desc=desc, leave=False, disable=None if info.is_main else True)
+    for batch in bar:
+        optimizer.zero_grad(set_to_none=True)
+        loss, stats = objective.loss(model, _to(batch, device))
+        nfe_f += _nfe(blocks, "nfe_forward")
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is {float(loss)} at {desc}; lower optim.optimizer.lr or "
+                "tighten solver.rtol/atol"
+            )
+        loss.backward()
+        nfe_b += _nfe(blocks, "nfe_backward")
+        if gradient_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), gradient_clip)
+        optimizer.step()
+        _sum_stats(total, stats)
+        batches += 1
+        bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+    out = _means(total, "train", info)
+    out.update(train_nfe_forward=nfe_f / max(batches, 1), train_nfe_backward=nfe_b / max(batches, 1))
+    return out
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, objective: Objective, loader: DataLoader, device: torch.device
+) -> dict[str, float]:
+    """``test_*`` means over ``loader`` and the mean NFE per batch (this process only)."""
+    model.eval()
+    blocks = ode_blocks(model)
+    total: dict[str, torch.Tensor] = {}
+    nfe = batches = 0
+    for batch in loader:
+        _, stats = objective.loss(model, _to(batch, device))
+        nfe += _nfe(blocks, "nfe_forward")
+        _sum_stats(total, stats)
+        batches += 1
+    out = _means(total, "test", DistInfo())
+    out["test_nfe_forward"] = nfe / max(batches, 1)
+    return out
+
+
+def _build(cfg: DictConfig, data: DataSplits, device: torch.device) -> RunState:
+    model = instantiate(cfg.model).to(device)
+    optimizer = instantiate(cfg.optim.optimizer)(params=model.parameters())
+    sched_cfg = OmegaConf.select(cfg, "optim.scheduler")
+    scheduler = None if sched_cfg is None else instantiate(sched_cfg)(optimizer=optimizer)
+    return RunState(model, optimizer, scheduler)
+
+
+def _maybe_resume(state: RunState, run_dir: Path, resume: bool) -> None:
+    path = run_dir / CHECKPOINT_NAME
+    if resume and path.is_file():
+        state.load_state_dict(load_checkpoint(path))
+        log.info("resumed from %s after epoch %d", path, state.epoch)
+
+
+def _check_data(cfg: DictConfig, data: Any) -> DataSplits:
+    if not isinstance(data, DataSplits):
+        raise ConfigError(
+            f"data.dataset._target_={cfg.data.dataset._target_!r} returned "
+            f"{type(data).__name__}; it must return odenet.data.DataSplits"
+        )
+    expected = OmegaConf.select(cfg, "data.num_classes")
+    if expected is not None and data.num_classes != expected:
+        raise ConfigError(
+            f"data.num_classes={expected} but the data set has {data.num_classes} classes"
+        )
+    return data
+
+
+def _setup(cfg: DictConfig) -> tuple[DistInfo, torch.device, Path]:
+    device_name = str(cfg.trainer.device)
+    if bool(OmegaConf.select(cfg, "trainer.distributed", default=False)):
+        if not launched_by_torchrun():
+            log.warning("trainer.distributed=true outside torchrun: running one process")
+        wanted = "cuda" if device_name.startswith("cuda") or (
+            device_name == "auto" and torch.cuda.is_available()
+        ) else "cpu"
+        info = init_distributed(str(OmegaConf.select(cfg, "trainer.backend", default="auto")),
+                                wanted)
+    else:
+        info = DistInfo()
+    device = resolve_device(device_name, info.local_rank)
+    run_dir = Path(broadcast_object(str(Path(str(cfg.run_dir)).resolve()), info))
+    return info, device, run_dir
+
+
+def _record(epoch: int, stats: dict[str, float], state: RunState, seconds: float) -> dict:
+    record = {"epoch": epoch, **stats, "lr": state.optimizer.param_groups[0]["lr"]}
+    record["epoch_time_s"] = seconds
+    return record
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train the model described by ``cfg``; returns the final metrics.
+
+    The returned dict holds the last epoch's record (``train_loss``, ``test_loss``,
+    ``test_accuracy`` for classification, mean NFE per batch, ...), plus ``params`` (number
+    of trainable parameters), ``wall_time_s``, ``epochs_run`` (in this call) and ``run_dir``.
+    Written to ``run_dir``: ``last.ckpt``, ``metrics.jsonl``, ``config.yaml``,
+    ``results.json`` (rank 0 only under DDP).
+    """
+    start = time.perf_counter()
+    validate_config(cfg)
+    info, device, run_dir = _setup(cfg)
+    try:
+        return _train(cfg, info, device, run_dir, start)
+    finally:
+        shutdown_distributed(info)
+
+
+def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path, start: float):
+    if OmegaConf.select(cfg, "trainer.num_threads") is not None:
+        torch.set_num_threads(int(cfg.trainer.num_threads))
+    seed = int(cfg.seed)
+    seed_everything(seed)
+    data = _check_data(cfg, instantiate(cfg.data.dataset))
+    state = _build(cfg, data, device)
+    objective = objective_for(data.task, state.model)
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run_dir)
+        OmegaConf.save(cfg, run_dir / "config.yaml")
+    _maybe_resume(state, run_dir, bool(cfg.resume))
+    logger = MetricsLogger(run_dir, state.history, cfg.trainer.tensorboard) if info.is_main else None
+    net = DistributedDataParallel(state.model) if info.enabled else state.model
+    train_loader, sampler = _loader(data.train, _per_rank_batch(cfg, info), info, seed, True)
+    test_loader, _ = _loader(data.test, int(cfg.data.eval_batch_size), DistInfo(), seed, False)
+    clip = OmegaConf.select(cfg, "trainer.gradient_clip")
+    budget = OmegaConf.select(cfg, "trainer.max_epochs_per_run") or math.inf
+    epochs_run = 0
+    while state.epoch < int(cfg.trainer.epochs) and epochs_run < budget:
+        t0 = time.perf_counter()
+        sampler.set_epoch(state.epoch)
+        desc = f"epoch {state.epoch + 1}/{cfg.trainer.epochs}"
+        stats = train_epoch(net, objective, train_loader, state.optimizer, device, info, clip, desc)
+        stats.update(evaluate(state.model, objective, test_loader, device))
+        if state.scheduler is not None:
+            state.scheduler.step()
+        state.epoch += 1
+        epochs_run += 1
+        record = _record(state.epoch, stats, state, time.perf_counter() - t0)
+        state.history.append(record)
+        if info.is_main:
+            save_checkpoint(state.state_dict(), run_dir / CHECKPOINT_NAME)
+            logger.log(record)
+            log.info("%s", " ".join(f"{k}={v:.4g}" for k, v in record.items()))
+    if logger is not None:
+        logger.close()
+    return _results(state, run_dir, info, epochs_run, time.perf_counter() - start)
+
+
+def _results(state: RunState, run_dir: Path, info: DistInfo, epochs_run: int, seconds: float):
+    import json
+
+    result: dict[str, Any] = dict(state.history[-1]) if state.history else {"epoch": 0}
+    result["params"] = sum(p.numel() for p in state.model.parameters() if p.requires_grad)
+    result["wall_time_s"] = seconds
+    result["epochs_run"] = epochs_run
+    result["run_dir"] = str(run_dir)
+    if info.is_main:
+        with open(run_dir / RESULTS_NAME, "w") as f:
+            json.dump(result, f, indent=2)
+    return result

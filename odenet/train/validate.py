@@ -1,0 +1,103 @@
+"""Checks of a composed configuration, run before any data is loaded or model built.
+
+Every error names the key, the value received and the choices or the fix.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from odenet.train.device import check_device
+
+REQUIRED_KEYS = ("seed", "run_dir", "data", "model", "optim", "trainer")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; raised before training starts."""
+
+
+def group_choices(group: str) -> list[str]:
+    """Names of the configs in the packaged config group ``group`` (e.g. ``"solver"``)."""
+    folder = resources.files("odenet.conf") / group
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _import_target(target: str) -> Any:
+    module_name, _, attr = target.rpartition(".")
+    if not module_name:
+        raise ImportError(f"{target!r} is not a dotted path module.attribute")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def check_target(key: str, node: Any, group: str) -> None:
+    """``node._target_`` must name an importable callable; else list ``group``'s choices."""
+    choices = group_choices(group)
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        raise ConfigError(
+            f"{key} must be a config with a _target_; got {key}={node!r}. "
+            f"Pick one with {group}=<name>, choices: {choices}"
+        )
+    target = node._target_
+    try:
+        obj = _import_target(target)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"{key}._target_={target!r} cannot be imported ({exc}). "
+            f"Pick a config with {group}=<name>, choices: {choices}"
+        ) from exc
+    if not callable(obj):
+        raise ConfigError(f"{key}._target_={target!r} is not callable")
+
+
+def check_positive_number(key: str, value: Any, integer: bool = False) -> None:
+    """``value`` must be a number > 0 (an int when ``integer``)."""
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+        what = "a positive integer" if integer else "a positive number"
+        raise ConfigError(f"{key} must be {what}; got {key}={value!r}")
+
+
+def _check_optional_positive(cfg: DictConfig, key: str, integer: bool = False) -> None:
+    value = OmegaConf.select(cfg, key)
+    if value is not None:
+        check_positive_number(key, value, integer)
+
+
+def _check_data_root(cfg: DictConfig) -> None:
+    root = OmegaConf.select(cfg, "data.root")
+    if root is not None and not Path(str(root)).expanduser().is_dir():
+        raise ConfigError(
+            f"data.root={str(root)!r} is not a directory. odenet never downloads data: put the "
+            f"standard files of data={OmegaConf.select(cfg, 'data.name')} there, or pass "
+            "data.root=/path/to/files"
+        )
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` for the first invalid value of ``cfg``."""
+    missing = [k for k in REQUIRED_KEYS if k not in cfg]
+    if missing:
+        raise ConfigError(f"config lacks the top-level keys {missing}; compose it from odenet.conf")
+    check_target("data.dataset", OmegaConf.select(cfg, "data.dataset"), "data")
+    check_target("model", cfg.model, "model")
+    if OmegaConf.select(cfg, "solver.method") is not None:
+        check_target("solver.method", cfg.solver.method, "solver")
+    check_target("optim.optimizer", OmegaConf.select(cfg, "optim.optimizer"), "optim")
+    check_positive_number("optim.optimizer.lr", OmegaConf.select(cfg, "optim.optimizer.lr"))
+    check_positive_number("trainer.epochs", OmegaConf.select(cfg, "trainer.epochs"), True)
+    check_positive_number("data.batch_size", OmegaConf.select(cfg, "data.batch_size"), True)
+    _check_optional_positive(cfg, "solver.steps", integer=True)
+    _check_optional_positive(cfg, "trainer.max_epochs_per_run", integer=True)
+    _check_optional_positive(cfg, "trainer.gradient_clip")
+    check_device(OmegaConf.select(cfg, "trainer.device"))
+    resume = OmegaConf.select(cfg, "resume")
+    if not isinstance(resume, bool):
+        raise ConfigError(f"resume must be true or false; got resume={resume!r}")
+    _check_data_root(cfg)
