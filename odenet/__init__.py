@@ -8,6 +8,23 @@ that view.
 from __future__ import annotations
 
 from .errors import MaxStepsReached, NonFiniteState, OdenetError, SolverError, StepSizeUnderflow
+from .models import ConvResNet, MLPResNet, ODENet, ResidualBlock
+from .nn import (
+    Augment,
+    Augmented,
+    ConvField,
+    DepthVaryingConv2d,
+    DepthVaryingConvField,
+    DepthVaryingLinear,
+    DepthVaryingMLPField,
+    FourierBasis,
+    LegendreBasis,
+    MLPField,
+    ODEBlock,
+    PiecewiseConstantBasis,
+    PiecewiseLinearBasis,
+    RegularisedODEBlock,
+)
 from .odeint import odeint, solve
 from .solution import Solution, Stats
 from .solvers import (
@@ -28,17 +45,35 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RK4",
+    "Augment",
+    "Augmented",
     "Bosh3",
     "ButcherTableau",
+    "ConvField",
+    "ConvResNet",
+    "DepthVaryingConv2d",
+    "DepthVaryingConvField",
+    "DepthVaryingLinear",
+    "DepthVaryingMLPField",
     "Dopri5",
     "Dopri8",
     "Euler",
+    "FourierBasis",
     "Heun",
+    "LegendreBasis",
+    "MLPField",
+    "MLPResNet",
     "MaxStepsReached",
     "Midpoint",
     "NonFiniteState",
+    "ODEBlock",
+    "ODENet",
     "OdenetError",
     "PIController",
+    "PiecewiseConstantBasis",
+    "PiecewiseLinearBasis",
+    "RegularisedODEBlock",
+    "ResidualBlock",
     "RungeKutta",
     "Solution",
     "SolverError",
