@@ -8,7 +8,7 @@ that view.
 from __future__ import annotations
 
 from .errors import MaxStepsReached, NonFiniteState, OdenetError, SolverError, StepSizeUnderflow
-from .models import ConvResNet, MLPResNet, ODENet, ResidualBlock
+from .models import CNF, ConvResNet, MLPResNet, ODENet, ResidualBlock
 from .nn import (
     Augment,
     Augmented,
@@ -44,6 +44,7 @@ from .solvers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CNF",
     "RK4",
     "Augment",
     "Augmented",

@@ -27,15 +27,21 @@ def exact_trace(fx: torch.Tensor, x: torch.Tensor, create_graph: bool = True) ->
         )
     diag = []
     for i in range(x.shape[1]):
-        (g,) = torch.autograd.grad(fx[:, i].sum(), x, create_graph=create_graph)
-        diag.append(g[:, i])
+        (g,) = torch.autograd.grad(
+            fx[:, i].sum(), x, retain_graph=True, create_graph=create_graph, allow_unused=True
+        )
+        diag.append(torch.zeros_like(x[:, i]) if g is None else g[:, i])
     return torch.stack(diag, dim=1).sum(dim=1)
 
 
-def vjp(fx: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, create_graph: bool = True):
-    """``eps^T J`` per sample (one backward pass); shapes as ``x``."""
-    (g,) = torch.autograd.grad(fx, x, grad_outputs=eps, create_graph=create_graph)
-    return g
+def vjp(
+    fx: torch.Tensor, x: torch.Tensor, eps: torch.Tensor, create_graph: bool = True
+) -> torch.Tensor:
+    """``eps^T J`` per sample (one backward pass; zeros if ``fx`` does not depend on ``x``)."""
+    (g,) = torch.autograd.grad(
+        fx, x, grad_outputs=eps, create_graph=create_graph, allow_unused=True
+    )
+    return torch.zeros_like(x) if g is None else g
 
 
 def hutchinson_trace(
