@@ -77,9 +77,7 @@ class FlatState:
 
 def check_func(func: object) -> None:
     if not callable(func):
-        raise TypeError(
-            f"func must be callable as func(t, y) -> dy/dt; got {type(func).__name__}"
-        )
+        raise TypeError(f"func must be callable as func(t, y) -> dy/dt; got {type(func).__name__}")
 
 
 def _check_one_y0(y: object, name: str) -> Tensor:
@@ -110,9 +108,7 @@ def check_y0(y0: object) -> FlatState:
                 )
         flat = FlatState(torch.cat([y.reshape(-1) for y in parts]), tuple(y.shape for y in parts))
         return flat
-    raise TypeError(
-        f"y0 must be a tensor or a non-empty tuple of tensors; got {type(y0).__name__}"
-    )
+    raise TypeError(f"y0 must be a tensor or a non-empty tuple of tensors; got {type(y0).__name__}")
 
 
 def check_t(t: object, y0: Tensor) -> list[float]:
@@ -154,7 +150,9 @@ def check_t(t: object, y0: Tensor) -> list[float]:
 def check_tolerance(name: str, value: object) -> float:
     if isinstance(value, Tensor):
         if value.numel() != 1:
-            raise TypeError(f"{name} must be a positive number; got a tensor of shape {tuple(value.shape)}")
+            raise TypeError(
+                f"{name} must be a positive number; got a tensor of shape {tuple(value.shape)}"
+            )
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a positive number; got {type(value).__name__}")
@@ -207,15 +205,20 @@ def merge_options(
                 f"is {'adaptive' if method.adaptive else 'fixed-step'}. Valid keys here: "
                 f"{sorted(valid)}"
             )
-        raise ValueError(f"unknown option {key!r} for method={method.name!r}; valid keys: {sorted(valid)}")
+        raise ValueError(
+            f"unknown option {key!r} for method={method.name!r}; valid keys: {sorted(valid)}"
+        )
     for key, value in explicit.items():
         if value is None:
             continue
         if key in opts and opts[key] != value:
-            raise ValueError(f"{key} given twice (argument {value!r}, options {opts[key]!r}); give it once")
+            raise ValueError(
+                f"{key} given twice (argument {value!r}, options {opts[key]!r}); give it once"
+            )
         if key not in valid:
             raise ValueError(
-                f"{key}={value!r} applies to {'fixed-step' if key in FIXED_OPTIONS else 'adaptive'} "
+                f"{key}={value!r} applies to "
+                f"{'fixed-step' if key in FIXED_OPTIONS else 'adaptive'} "
                 f"methods only, but method={method.name!r} is "
                 f"{'adaptive' if method.adaptive else 'fixed-step'}"
             )
@@ -238,7 +241,9 @@ def check_options(
     first = opts.get("first_step")
     norm = opts.get("norm", rms_norm)
     if not callable(norm):
-        raise TypeError(f"options['norm'] must be callable as norm(tensor) -> 0-d tensor; got {norm!r}")
+        raise TypeError(
+            f"options['norm'] must be callable as norm(tensor) -> 0-d tensor; got {norm!r}"
+        )
     return AdaptiveConfig(
         rtol=rtol,
         atol=atol,
@@ -262,7 +267,9 @@ def fixed_grid(opts: Mapping[str, object], method: RungeKutta, t0: float, t1: fl
             "fine t, or use an adaptive method such as 'dopri5'"
         )
     if step_size is not None and n_steps is not None:
-        raise ValueError(f"give step_size or n_steps, not both; got step_size={step_size}, n_steps={n_steps}")
+        raise ValueError(
+            f"give step_size or n_steps, not both; got step_size={step_size}, n_steps={n_steps}"
+        )
     span = abs(t1 - t0)
     d = 1.0 if t1 > t0 else -1.0
     if n_steps is not None:
@@ -270,11 +277,16 @@ def fixed_grid(opts: Mapping[str, object], method: RungeKutta, t0: float, t1: fl
         return [t0 + (t1 - t0) * (k / n) for k in range(n)] + [t1]
     h = _positive("step_size", step_size)
     ratio = span / h
-    n = max(1, round(ratio)) if abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) else math.ceil(ratio)
+    n = (
+        max(1, round(ratio))
+        if abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio)
+        else math.ceil(ratio)
+    )
     max_steps = _positive_int("max_steps", opts.get("max_num_steps", DEFAULT_MAX_STEPS))
     if n > max_steps:
         raise ValueError(
-            f"step_size={h} over a span of {span} makes {n} steps, more than max_steps={max_steps}; "
+            f"step_size={h} over a span of {span} makes {n} steps, more than "
+            f"max_steps={max_steps}; "
             "raise max_steps or use a larger step_size"
         )
     return [t0 + d * h * k for k in range(n)] + [t1]

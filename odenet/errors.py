@@ -56,7 +56,7 @@ class StepSizeUnderflow(SolverError):
 
     def __init__(self, *, t: float, dt: float) -> None:
         super().__init__(
-            f"step size underflow: the step size fell to {dt:.3g} at t={t:.17g}, below what "
+            f"step size underflow: the step size fell to {dt:.3g} at t={t:.12g}, below what "
             "float64 time can resolve there. Likely causes: a stiff problem (use a smaller "
             "time span, loosen rtol/atol, or rescale the field), NaN/inf produced by func "
             "near this time, or a discontinuity in func (pass its time in "
@@ -71,7 +71,7 @@ class NonFiniteState(SolverError):
 
     def __init__(self, *, t: float, dt: float, detail: str = "") -> None:
         super().__init__(
-            f"func returned NaN or inf near t={t:.17g} (last step size {dt:.3g}){detail}. "
+            f"func returned NaN or inf near t={t:.12g} (last step size {dt:.3g}){detail}. "
             "Check func for overflow (e.g. exp of a large value), a division by zero or a "
             "singularity at this time, and check y0 and the parameters for NaN.",
             t=t,

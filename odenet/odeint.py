@@ -170,7 +170,8 @@ def odeint(
     ey = sol.event_y
     if isinstance(ys, tuple):
         return sol.event_t, tuple(
-            torch.cat([a, b.unsqueeze(0)]) for a, b in zip(ys, ey, strict=True)  # type: ignore[arg-type]
+            torch.cat([a, b.unsqueeze(0)])
+            for a, b in zip(ys, ey, strict=True)  # type: ignore[arg-type]
         )
     return sol.event_t, torch.cat([ys, ey.unsqueeze(0)])  # type: ignore[union-attr]
 
@@ -178,9 +179,7 @@ def odeint(
 def _check_gradient(gradient: object) -> None:
     if gradient is None or gradient == "autograd":
         return
-    raise ValueError(
-        f"gradient={gradient!r} is not available; choose 'autograd' (the default)"
-    )
+    raise ValueError(f"gradient={gradient!r} is not available; choose 'autograd' (the default)")
 
 
 def _wrap_event(event_fn: EventFn, flat: FlatState) -> Callable[[Tensor, Tensor], Tensor]:

@@ -51,4 +51,5 @@ class Dopri5(RungeKutta):
     error_order = 4
     name = "dopri5"
     reference = "Dormand & Prince, J. Comput. Appl. Math. 6(1):19-26, 1980"
+    interpolant_order = 4
     dense_weights = quartic_through_midpoint(_B, _C_MID)

@@ -190,7 +190,10 @@ class Dopri8(RungeKutta):
     """Prince--Dormand RK8(7)13M, order 8 with embedded order 7, 14 stages with FSAL
     (13 evaluations per step).
 
-    Dense output: the quartic through a high-order midpoint value (fourth order).
+    Dense output: the quartic through a high-order midpoint value (fourth order). As that
+    is far below the method's order, :func:`odenet.solve` ends steps on the requested
+    output times rather than interpolating them; ``Solution.evaluate`` still uses the
+    quartic.
     Reference: P. J. Prince & J. R. Dormand, "High order embedded Runge--Kutta formulae",
     J. Comput. Appl. Math. 7(1):67-75, 1981.
     """
@@ -200,4 +203,5 @@ class Dopri8(RungeKutta):
     error_order = 7
     name = "dopri8"
     reference = "Prince & Dormand, J. Comput. Appl. Math. 7(1):67-75, 1981"
+    interpolant_order = 4
     dense_weights = quartic_through_midpoint(_B, _midpoint_weights())

@@ -103,6 +103,18 @@ class _EventTracker:
         return te, ye
 
 
+def _left_limit(
+    fld: CountingField, t_jump: float, toward: float
+) -> Callable[[float, Tensor], Tensor]:
+    """``fld`` with times at or past a discontinuity moved one ulp back before it."""
+    before = float(np.nextafter(t_jump, t_jump + toward))
+
+    def field(tau: float, y: Tensor) -> Tensor:
+        return fld(before if (tau - before) * toward < 0 else tau, y)
+
+    return field
+
+
 def _emit_outputs(
     raw: RawSolution,
     t_out: list[float],
@@ -204,8 +216,11 @@ def integrate_adaptive(
     raw = RawSolution(ys=[y0], steps=[] if dense else None)
     events = _EventTracker(event_fn, fld, t0, y0) if event_fn is not None else None
     jumps = set(cfg.jump_t)
+    forced = (*cfg.step_t, *cfg.jump_t)
+    if method.interpolant_order < method.order - 1:
+        forced = (*forced, *t_out)
     landings = sorted(
-        {x for x in (*cfg.step_t, *cfg.jump_t) if (x - t0) * d > 0 and (t_end - x) * d > 0},
+        {x for x in forced if (x - t0) * d > 0 and (t_end - x) * d > 0},
         key=lambda x: x * d,
     )
     landings.append(t_end)
@@ -229,7 +244,10 @@ def integrate_adaptive(
         h_try = remaining if land else h
         dt = d * h_try
         t_new = target if land else t + dt
-        y1, ks = method.step(fld, t, y, dt, k)
+        if land and target in jumps:
+            y1, ks = method.step(_left_limit(fld, target, -d), t, y, dt, k)
+        else:
+            y1, ks = method.step(fld, t, y, dt, k)
         with torch.no_grad():
             y1_abs = y1.abs()
             err = method.error_estimate(ks, dt)

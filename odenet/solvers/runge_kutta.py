@@ -62,6 +62,9 @@ class RungeKutta:
             coefficient of ``theta**(p+1)`` in ``b_i(theta)``, so that
             ``y(t + theta*h) = y + h * sum_i b_i(theta) k_i``. ``None`` means cubic Hermite
             interpolation from ``y0, y1, f(t0, y0), f(t1, y1)`` (third order).
+        interpolant_order: order of the dense output. When it is below ``order - 1`` the
+            adaptive loop ends steps on the requested output times instead of
+            interpolating, so outputs keep the method's accuracy.
 
     Capabilities (read before solving): ``adaptive`` (has an error estimate), ``fsal``
     (the last stage is ``f(t1, y1)`` and is reused as the next step's first stage).
@@ -73,6 +76,7 @@ class RungeKutta:
     name: ClassVar[str]
     reference: ClassVar[str] = ""
     dense_weights: ClassVar[tuple[tuple[float, ...], ...] | None] = None
+    interpolant_order: ClassVar[int] = 3
 
     def __init__(self) -> None:
         tab = self.tableau
@@ -81,9 +85,7 @@ class RungeKutta:
         self._b = _nonzero(tab.b)
         self._e = None if tab.b_error is None else _nonzero(tab.b_error)
         self._dense = (
-            None
-            if self.dense_weights is None
-            else tuple(tuple(w) for w in self.dense_weights)
+            None if self.dense_weights is None else tuple(tuple(w) for w in self.dense_weights)
         )
 
     # -- capabilities -----------------------------------------------------------------

@@ -23,7 +23,9 @@ def _as_floats(name: str, values: Sequence[float]) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in values)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"ButcherTableau.{name} must be a sequence of numbers; got {values!r}") from exc
+        raise TypeError(
+            f"ButcherTableau.{name} must be a sequence of numbers; got {values!r}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,13 @@ class ButcherTableau:
     def _validate(self) -> None:
         s = len(self.c)
         if s == 0 or self.c[0] != 0.0:
-            raise ValueError(f"ButcherTableau.c must start with 0 (explicit method); got c={self.c}")
+            raise ValueError(
+                f"ButcherTableau.c must start with 0 (explicit method); got c={self.c}"
+            )
         if len(self.a) != s:
-            raise ValueError(f"ButcherTableau.a must have {s} rows (one per stage); got {len(self.a)}")
+            raise ValueError(
+                f"ButcherTableau.a must have {s} rows (one per stage); got {len(self.a)}"
+            )
         for i, row in enumerate(self.a):
             if len(row) != i:
                 raise ValueError(

@@ -86,4 +86,5 @@ class Tsit5(RungeKutta):
     error_order = 4
     name = "tsit5"
     reference = "Tsitouras, Comput. Math. Appl. 62(2):770-775, 2011"
+    interpolant_order = 4
     dense_weights = _tsit5_dense()
