@@ -82,6 +82,11 @@ class RungeKutta:
         tab = self.tableau
         self._c = tab.c
         self._rows = tuple(_nonzero(row) for row in tab.a)
+        self._fsal_flag = tab.fsal
+        # per stage: (c_i, first non-zero (j, a_ij), the other non-zero pairs)
+        self._stages = ((0.0, (0, 0.0), ()),) + tuple(
+            (tab.c[i], row[0], row[1:]) for i, row in enumerate(self._rows) if i > 0
+        )
         self._b = _nonzero(tab.b)
         self._e = None if tab.b_error is None else _nonzero(tab.b_error)
         self._dense = (
@@ -124,17 +129,16 @@ class RungeKutta:
             FSAL method ``ks[-1] == field(t + dt, y1)``.
         """
         ks = [k0]
-        c = self._c
-        last = len(c) - 1
-        y1 = None
-        for i in range(1, len(c)):
-            yi = combine(y, ks, self._rows[i], dt)
-            if i == last and self.fsal:
-                y1 = yi
-            ks.append(field(t + c[i] * dt, yi))
-        if y1 is None:
-            y1 = combine(y, ks, self._b, dt)
-        return y1, ks
+        stages = self._stages
+        for i in range(1, len(stages)):
+            ci, (j0, a0), rest = stages[i]
+            yi = torch.add(y, ks[j0], alpha=a0 * dt)
+            for j, a in rest:
+                yi.add_(ks[j], alpha=a * dt)
+            ks.append(field(t + ci * dt, yi))
+        if self._fsal_flag:
+            return yi, ks
+        return combine(y, ks, self._b, dt), ks
 
     def error_estimate(self, ks: Sequence[Tensor], dt: float) -> Tensor:
         """``dt * sum_i e_i k_i``: the local error estimate of an adaptive method."""
