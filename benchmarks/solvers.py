@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import odenet  # noqa: E402
-from common import call_time, markdown_table, median_time, write_results  # noqa: E402
+from common import call_time, markdown_table, median_time, write_results
+
+import odenet
 
 SIZES = [(16, 2), (256, 32), (4096, 64)]
 METHODS = [("rk4", {"step_size": 0.01}), ("dopri5", {}), ("tsit5", {})]
@@ -138,7 +139,9 @@ def add_speedups(rows: list[dict]) -> None:
             match = [
                 r
                 for r in rows
-                if r["library"] == other and r["size"] == row["size"] and r["method"] == row["method"]
+                if r["library"] == other
+                and r["size"] == row["size"]
+                and r["method"] == row["method"]
             ]
             row[f"speedup_vs_{other}"] = match[0]["time_ms"] / row["time_ms"] if match else None
 

@@ -84,8 +84,9 @@ class RungeKutta:
         self._rows = tuple(_nonzero(row) for row in tab.a)
         self._fsal_flag = tab.fsal
         # per stage: (c_i, first non-zero (j, a_ij), the other non-zero pairs)
-        self._stages = ((0.0, (0, 0.0), ()),) + tuple(
-            (tab.c[i], row[0], row[1:]) for i, row in enumerate(self._rows) if i > 0
+        self._stages = (
+            (0.0, (0, 0.0), ()),
+            *tuple((tab.c[i], row[0], row[1:]) for i, row in enumerate(self._rows) if i > 0),
         )
         self._b = _nonzero(tab.b)
         self._e = None if tab.b_error is None else _nonzero(tab.b_error)
