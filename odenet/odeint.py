@@ -94,6 +94,17 @@ def solve(
     times = check_t(t, flat.y0)
     rtol = check_tolerance("rtol", rtol)
     atol = check_tolerance("atol", atol)
+    # -- gradient strategy dispatch (odenet.gradients) --
+    from .gradients import Problem as GradientProblem
+    from .gradients import get_gradient
+
+    strategy = get_gradient(gradient)
+    if strategy.takes_over(method, t, event_fn):
+        explicit = {"step_size": step_size, "n_steps": n_steps, "first_step": first_step}
+        explicit["max_num_steps"] = max_steps
+        problem = GradientProblem.build(func, flat, t, times, method, rtol, atol, explicit)
+        return strategy.solve(problem.configured(options, event_fn, dense))
+    # -- end of gradient strategy dispatch --
     solver = check_method(method)
     opts = merge_options(
         options,
@@ -177,9 +188,10 @@ def odeint(
 
 
 def _check_gradient(gradient: object) -> None:
-    if gradient is None or gradient == "autograd":
-        return
-    raise ValueError(f"gradient={gradient!r} is not available; choose 'autograd' (the default)")
+    """A strategy name, class or object from odenet.gradients, or None (autograd)."""
+    from .gradients import get_gradient
+
+    get_gradient(gradient)
 
 
 def _wrap_event(event_fn: EventFn, flat: FlatState) -> Callable[[Tensor, Tensor], Tensor]:

@@ -1,0 +1,48 @@
+"""``gradient="autograd"`` (the default): backpropagate through the solver's operations.
+
+Discretise-then-optimise: the gradient is exact for the discrete solution; the graph keeps
+every stage of every step, so memory grows linearly with the number of steps. Without
+``t`` requiring grad this is ``odenet.solve``'s own path; when ``t`` requires grad the same
+loops run with the time terms of :mod:`odenet.gradients.time_grad` attached.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..solution import Solution
+from ._loop import build_solution, dense_output, integrate_rk, plan_rk, stats_from_raw
+from .base import GradientStrategy, Problem
+from .time_grad import attach_output_times, attach_start_time, wants_time_grad
+
+__all__ = ["Autograd"]
+
+
+class Autograd(GradientStrategy):
+    """Plain backpropagation through every step (memory ``O(n_steps)``)."""
+
+    name = "autograd"
+    supports_events = True
+
+    def takes_over(self, method: object, t: Tensor, event_fn: object) -> bool:
+        self.check(method, event_fn)
+        if not wants_time_grad(t):
+            return False
+        if event_fn is not None:
+            raise ValueError(
+                "gradients with respect to t are not available together with event_fn; "
+                "pass t.detach() (the event time itself is returned without a gradient)"
+            )
+        return True
+
+    def solve(self, problem: Problem) -> Solution:
+        plan = plan_rk(problem)
+        y0 = attach_start_time(problem.t, problem.flat.y0, problem.field)
+        raw, nfe = integrate_rk(
+            problem.field, y0, problem.times, problem.t.dtype, plan, problem.dense
+        )
+        ys = attach_output_times(problem.t, torch.stack(raw.ys), problem.field)
+        return build_solution(
+            problem, ys, stats_from_raw(raw, nfe), dense_output(problem, raw, plan)
+        )

@@ -1,0 +1,154 @@
+"""What every gradient strategy shares: the problem handed over by ``solve`` and the base class.
+
+``odenet.solve`` checks ``func``, ``y0``, ``t`` and the tolerances, then asks the strategy
+whether it takes over (:meth:`GradientStrategy.takes_over`); if so the strategy solves the
+:class:`Problem` and returns a :class:`~odenet.solution.Solution`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+from .._checks import FlatState, wrap_tuple_func
+
+__all__ = ["GradientStrategy", "Problem", "find_params", "method_name"]
+
+Field = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A checked initial value problem, as ``solve`` hands it to a strategy.
+
+    Attributes:
+        func: the user's ``func`` (an ``nn.Module`` lets strategies find its parameters).
+        field: ``func`` on the flat state: ``field(t, y) -> dy/dt`` with ``y`` of shape
+            ``flat.y0.shape`` (``(*batch, *state)``, or the concatenated vector of a tuple).
+        flat: the initial state and how to unpack it.
+        t: the user's output times ``(n,)`` (may require grad).
+        times: ``t`` as Python floats.
+        method: the ``method`` argument, not yet resolved.
+        rtol, atol: checked tolerances.
+        options: the ``options`` dict (unchecked).
+        explicit: the keyword solver settings ``step_size, n_steps, first_step,
+            max_num_steps`` (``None`` when not given).
+        event_fn: the terminal event function or ``None``.
+        dense: whether ``solve`` was asked to keep dense output.
+    """
+
+    func: Callable[..., Any]
+    field: Field
+    flat: FlatState
+    t: Tensor
+    times: list[float]
+    method: object
+    rtol: float
+    atol: float
+    options: Mapping[str, object] | None = None
+    explicit: dict[str, object] = field(default_factory=dict)
+    event_fn: Callable[..., Tensor] | None = None
+    dense: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        func: Callable[..., Any],
+        flat: FlatState,
+        t: Tensor,
+        times: list[float],
+        method: object,
+        rtol: float,
+        atol: float,
+        explicit: dict[str, object],
+    ) -> Problem:
+        """The problem of a ``solve`` call whose inputs passed the checks."""
+        fld = wrap_tuple_func(func, flat) if flat.is_tuple else func
+        return cls(func, fld, flat, t, times, method, rtol, atol, explicit=dict(explicit))
+
+    def configured(
+        self,
+        options: Mapping[str, object] | None,
+        event_fn: Callable[..., Tensor] | None,
+        dense: bool,
+    ) -> Problem:
+        """A copy with ``options``, ``event_fn`` and ``dense`` set."""
+        return replace(self, options=options, event_fn=event_fn, dense=dense)
+
+
+def method_name(method: object) -> str:
+    """Lower-case name of a method given as a string, an instance or a class."""
+    if isinstance(method, str):
+        return method.lower()
+    name = getattr(method, "name", None)
+    return name.lower() if isinstance(name, str) else type(method).__name__.lower()
+
+
+def find_params(
+    func: object, params: Sequence[Tensor] | None, strategy: str, argument: str = "params"
+) -> tuple[Tensor, ...]:
+    """The tensors to differentiate ``func`` with respect to, besides the state.
+
+    ``params`` when given (each must be a tensor), else the parameters of ``func`` that
+    require grad when ``func`` is an ``nn.Module``.
+
+    Raises:
+        TypeError: ``params`` holds something other than tensors.
+        ValueError: ``func`` is not an ``nn.Module`` and no ``params`` were given.
+    """
+    if params is not None:
+        out = tuple(params)
+        for i, p in enumerate(out):
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{argument}[{i}] must be a torch.Tensor; got {type(p).__name__}. Pass "
+                    f"the tensors func depends on, e.g. {argument}=tuple(model.parameters())"
+                )
+        return tuple(p for p in out if p.requires_grad)
+    if isinstance(func, nn.Module):
+        return tuple(p for p in func.parameters() if p.requires_grad)
+    raise ValueError(
+        f"gradient={strategy!r} needs the parameters of func, but func is a "
+        f"{type(func).__name__}, not an nn.Module. Make func an nn.Module, or pass the "
+        f"tensors it depends on explicitly ({argument}=(w, b, ...), or {argument}=() when "
+        "it has none)"
+    )
+
+
+class GradientStrategy:
+    """How ``odeint`` differentiates a solve. Subclasses set ``name`` and implement ``solve``.
+
+    Capabilities are checked in :meth:`check` before any evaluation of ``func``.
+    """
+
+    name: ClassVar[str]
+    #: methods the strategy can run (``None``: every Runge--Kutta method of odenet)
+    supports_events: ClassVar[bool] = False
+
+    def check(self, method: object, event_fn: object) -> None:
+        """Raise a ``ValueError`` naming the fix for an unsupported combination."""
+        if method_name(method) == "reversible_heun":
+            raise ValueError(
+                f"method='reversible_heun' is algebraically reversible and runs only with "
+                f"gradient='reversible'; got gradient={self.name!r}. Pass "
+                "gradient='reversible', or choose a Runge--Kutta method such as 'heun'"
+            )
+        if event_fn is not None and not self.supports_events:
+            raise ValueError(
+                f"event_fn is supported with gradient='autograd' only; got "
+                f"gradient={self.name!r}. Drop event_fn or use gradient='autograd'"
+            )
+
+    def takes_over(self, method: object, t: Tensor, event_fn: object) -> bool:
+        """Check capabilities; True when this strategy (not the plain solve) must run."""
+        self.check(method, event_fn)
+        return True
+
+    def solve(self, problem: Problem) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement solve(problem)")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
