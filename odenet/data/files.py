@@ -28,8 +28,8 @@ def find_files(
     missing = [n for n in names if n not in found]
     if missing:
         raise FileNotFoundError(
-            f"{dataset}: data.root={str(root)!r} is missing {missing}. odenet never downloads "
-            f"data: put the files {names} (optionally .gz) in one of "
-            f"{[str(f) for f in folders]}. They are the standard files from {source}."
+            f"{dataset}: data.root={str(root)!r} is missing {missing} (expected: {names}, "
+            f"optionally .gz). odenet never downloads data: put the standard files from "
+            f"{source} in one of {[str(f) for f in folders]}."
         )
     return found

@@ -117,7 +117,9 @@ def _means(total: dict[str, torch.Tensor], prefix: str, info: DistInfo) -> dict[
     sums = torch.stack([torch.as_tensor(total[k], dtype=torch.float64) for k in keys])
     sums = mean_over_ranks(sums, info) * info.world_size
     count = float(sums[keys.index("count")])
-    return {f"{prefix}_{k}": float(v) / count for k, v in zip(keys, sums) if k != "count"}
+    means = {f"{prefix}_{k}": float(v) / count for k, v in zip(keys, sums, strict=True)}
+    means.pop(f"{prefix}_count")
+    return means
 
 
 def _to(batch: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
@@ -156,9 +158,10 @@ def train_epoch(
         optimizer.step()
         _sum_stats(total, stats)
         batches += 1
-        bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
     out = _means(total, "train", info)
-    out.update(train_nfe_forward=nfe_f / max(batches, 1), train_nfe_backward=nfe_b / max(batches, 1))
+    n = max(batches, 1)
+    out.update(train_nfe_forward=nfe_f / n, train_nfe_backward=nfe_b / n)
     return out
 
 
@@ -181,7 +184,7 @@ def evaluate(
     return out
 
 
-def _build(cfg: DictConfig, data: DataSplits, device: torch.device) -> RunState:
+def _build(cfg: DictConfig, device: torch.device) -> RunState:
     model = instantiate(cfg.model).to(device)
     optimizer = instantiate(cfg.optim.optimizer)(params=model.parameters())
     sched_cfg = OmegaConf.select(cfg, "optim.scheduler")
@@ -215,11 +218,15 @@ def _setup(cfg: DictConfig) -> tuple[DistInfo, torch.device, Path]:
     if bool(OmegaConf.select(cfg, "trainer.distributed", default=False)):
         if not launched_by_torchrun():
             log.warning("trainer.distributed=true outside torchrun: running one process")
-        wanted = "cuda" if device_name.startswith("cuda") or (
-            device_name == "auto" and torch.cuda.is_available()
-        ) else "cpu"
-        info = init_distributed(str(OmegaConf.select(cfg, "trainer.backend", default="auto")),
-                                wanted)
+        wanted = (
+            "cuda"
+            if device_name.startswith("cuda")
+            or (device_name == "auto" and torch.cuda.is_available())
+            else "cpu"
+        )
+        info = init_distributed(
+            str(OmegaConf.select(cfg, "trainer.backend", default="auto")), wanted
+        )
     else:
         info = DistInfo()
     device = resolve_device(device_name, info.local_rank)
@@ -257,14 +264,16 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path,
     seed = int(cfg.seed)
     seed_everything(seed)
     data = _check_data(cfg, instantiate(cfg.data.dataset))
-    state = _build(cfg, data, device)
+    state = _build(cfg, device)
     objective = objective_for(data.task, state.model)
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(run_dir)
-        OmegaConf.save(cfg, run_dir / "config.yaml")
+        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     _maybe_resume(state, run_dir, bool(cfg.resume))
-    logger = MetricsLogger(run_dir, state.history, cfg.trainer.tensorboard) if info.is_main else None
+    logger = (
+        MetricsLogger(run_dir, state.history, cfg.trainer.tensorboard) if info.is_main else None
+    )
     net = DistributedDataParallel(state.model) if info.enabled else state.model
     train_loader, sampler = _loader(data.train, _per_rank_batch(cfg, info), info, seed, True)
     test_loader, _ = _loader(data.test, int(cfg.data.eval_batch_size), DistInfo(), seed, False)

@@ -1,0 +1,174 @@
+"""``odenet-sweep-summary <multirun dir>``: one table and one plot for a Hydra multirun.
+
+Reads every job folder under the multirun directory (each holds ``results.json`` written by
+:func:`odenet.train.train` and ``.hydra/overrides.yaml`` written by Hydra), and writes
+``summary.csv``, ``summary.md`` and ``summary.png`` (a chosen metric against a chosen swept
+value, one line per combination of the other swept values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from odenet.train.loop import RESULTS_NAME
+
+DEFAULT_METRICS = (
+    "test_accuracy",
+    "test_loss",
+    "test_nfe_forward",
+    "train_loss",
+    "train_nfe_forward",
+    "train_nfe_backward",
+    "params",
+    "epoch",
+    "wall_time_s",
+)
+
+
+def _overrides(job: Path) -> dict[str, str]:
+    path = job / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return {}
+    items = yaml.safe_load(path.read_text()) or []
+    return dict(item.split("=", 1) for item in items if "=" in item)
+
+
+def collect(multirun_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """``(swept keys, rows)``: one row per finished job (a folder with ``results.json``).
+
+    Swept keys are the override keys whose values differ between jobs, in first-seen order.
+    Raises ``FileNotFoundError`` when no job has finished.
+    """
+    root = Path(multirun_dir)
+    jobs = sorted(p.parent for p in root.rglob(RESULTS_NAME))
+    if not jobs:
+        raise FileNotFoundError(
+            f"no {RESULTS_NAME} under {str(root)!r}: pass the folder of a multirun made by "
+            "`odenet-train -m ...` (e.g. multirun/<name>/<date_time>)"
+        )
+    rows = []
+    for job in jobs:
+        with open(job / RESULTS_NAME) as f:
+            result = json.load(f)
+        rows.append({"job": str(job.relative_to(root)), **_overrides(job), **result})
+    keys: list[str] = []
+    for row in rows:
+        for key in _overrides(root / row["job"]):
+            if key not in keys and len({str(r.get(key)) for r in rows}) > 1:
+                keys.append(key)
+    return keys, rows
+
+
+def _columns(keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> list[str]:
+    present = [m for m in metrics if any(m in r for r in rows)]
+    return ["job", *keys, *present]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_markdown(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _as_number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def write_plot(path: Path, rows: list[dict[str, Any]], x: str, metric: str, keys: list[str]):
+    """``metric`` against ``x``; one line per combination of the other swept keys."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    others = [k for k in keys if k != x]
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[", ".join(f"{k}={row.get(k)}" for k in others) or metric].append(row)
+    numeric = all(_as_number(r.get(x)) is not None for r in rows)
+    categories = sorted({str(r.get(x)) for r in rows})
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for label, members in sorted(groups.items()):
+        if numeric:
+            pts = sorted((_as_number(r[x]), r.get(metric)) for r in members)
+        else:
+            pts = sorted((categories.index(str(r.get(x))), r.get(metric)) for r in members)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    if not numeric:
+        ax.set_xticks(range(len(categories)), categories)
+    ax.set_xlabel(x)
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def summarize(
+    multirun_dir: str | Path,
+    metric: str = "test_accuracy",
+    x: str | None = None,
+    out_dir: str | Path | None = None,
+) -> dict[str, Path]:
+    """Write ``summary.csv``, ``summary.md`` and ``summary.png``; returns their paths.
+
+    ``x`` defaults to the first swept key. Raises ``ValueError`` naming the choices when
+    ``metric`` or ``x`` is not in the results.
+    """
+    keys, rows = collect(multirun_dir)
+    if not any(metric in r for r in rows):
+        choices = sorted({k for r in rows for k, v in r.items() if isinstance(v, (int, float))})
+        raise ValueError(f"--metric={metric!r} is not in the job results; choices: {choices}")
+    if x is None:
+        x = keys[0] if keys else "job"
+    if x != "job" and x not in keys:
+        raise ValueError(f"--x={x!r} is not a swept key; choices: {keys or ['job']}")
+    out = Path(out_dir) if out_dir is not None else Path(multirun_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    columns = _columns(keys, rows, list(DEFAULT_METRICS))
+    paths = {"csv": out / "summary.csv", "md": out / "summary.md", "png": out / "summary.png"}
+    write_csv(paths["csv"], columns, rows)
+    write_markdown(paths["md"], columns, rows)
+    write_plot(paths["png"], rows, x, metric, keys)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="odenet-sweep-summary", description=__doc__)
+    parser.add_argument("multirun_dir", help="folder of a multirun (multirun/<name>/<time>)")
+    parser.add_argument("--metric", default="test_accuracy", help="metric on the y axis")
+    parser.add_argument("--x", default=None, help="swept key on the x axis (default: first)")
+    parser.add_argument("--out", default=None, help="output folder (default: multirun_dir)")
+    args = parser.parse_args(argv)
+    paths = summarize(args.multirun_dir, args.metric, args.x, args.out)
+    print(Path(paths["md"]).read_text(), end="")
+    for kind, path in paths.items():
+        print(f"wrote {kind}: {path}")
+
+
+if __name__ == "__main__":
+    main()
