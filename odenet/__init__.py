@@ -8,6 +8,7 @@ that view.
 from __future__ import annotations
 
 from .errors import MaxStepsReached, NonFiniteState, OdenetError, SolverError, StepSizeUnderflow
+from .gradients import Adjoint, Autograd, Checkpoint, Reversible, SavedTensorMeter
 from .models import CNF, ConvResNet, MLPResNet, ODENet, ResidualBlock
 from .nn import (
     Augment,
@@ -26,6 +27,7 @@ from .nn import (
     RegularisedODEBlock,
 )
 from .odeint import odeint, solve
+from .odeint_adjoint import odeint_adjoint
 from .solution import Solution, Stats
 from .solvers import (
     RK4,
@@ -40,16 +42,20 @@ from .solvers import (
     RungeKutta,
     Tsit5,
 )
+from .solvers.reversible_heun import ReversibleHeun
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CNF",
     "RK4",
+    "Adjoint",
     "Augment",
     "Augmented",
+    "Autograd",
     "Bosh3",
     "ButcherTableau",
+    "Checkpoint",
     "ConvField",
     "ConvResNet",
     "DepthVaryingConv2d",
@@ -75,7 +81,10 @@ __all__ = [
     "PiecewiseLinearBasis",
     "RegularisedODEBlock",
     "ResidualBlock",
+    "Reversible",
+    "ReversibleHeun",
     "RungeKutta",
+    "SavedTensorMeter",
     "Solution",
     "SolverError",
     "Stats",
@@ -83,5 +92,6 @@ __all__ = [
     "Tsit5",
     "__version__",
     "odeint",
+    "odeint_adjoint",
     "solve",
 ]
