@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .errors import MaxStepsReached, NonFiniteState, OdenetError, SolverError, StepSizeUnderflow
 from .gradients import Adjoint, Autograd, Checkpoint, Reversible, SavedTensorMeter
-from .models import CNF, ConvResNet, MLPResNet, ODENet, ResidualBlock
+from .models import CNF, ConvResNet, LatentODE, MLPResNet, ODENet, ResidualBlock
 from .nn import (
     Augment,
     Augmented,
@@ -67,6 +67,7 @@ __all__ = [
     "Euler",
     "FourierBasis",
     "Heun",
+    "LatentODE",
     "LegendreBasis",
     "MLPField",
     "MLPResNet",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from odenet.models.cnf import CNF
 from odenet.models.conv_resnet import ConvResNet
+from odenet.models.latent_ode import LatentODE
 from odenet.models.mlp_resnet import MLPResNet
 from odenet.models.odenet_classifier import ODENet
 from odenet.models.residual_block import ResidualBlock
 
-__all__ = ["CNF", "ConvResNet", "MLPResNet", "ODENet", "ResidualBlock"]
+__all__ = ["CNF", "ConvResNet", "LatentODE", "MLPResNet", "ODENet", "ResidualBlock"]
