@@ -96,7 +96,10 @@ def validate_config(cfg: DictConfig) -> None:
     _check_optional_positive(cfg, "solver.steps", integer=True)
     _check_optional_positive(cfg, "trainer.max_epochs_per_run", integer=True)
     _check_optional_positive(cfg, "trainer.gradient_clip")
-    check_device(OmegaConf.select(cfg, "trainer.device"))
+    try:
+        check_device(OmegaConf.select(cfg, "trainer.device"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     resume = OmegaConf.select(cfg, "resume")
     if not isinstance(resume, bool):
         raise ConfigError(f"resume must be true or false; got resume={resume!r}")
