@@ -1,0 +1,141 @@
+"""Solve a converted model with other schemes and measure loss, accuracy and evaluations.
+
+The test of Sander, Ablin, Peyré, "Do residual neural networks discretize neural ordinary
+differential equations?" (NeurIPS 2022): a ResNet that discretises an ODE keeps its
+accuracy when the ODE is solved with another scheme (a higher-order method at fewer
+evaluations, or Euler at more steps); one that does not, loses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from odenet.convert.resnet_to_ode import ode_blocks
+from odenet.solvers import get_method
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A way to solve every converted stage.
+
+    Attributes:
+        label: shown in tables and plots (e.g. ``"rk4 L/4"``).
+        method: solver name (``odenet.odeint``).
+        steps_per_block: fixed-step methods take ``max(1, round(L * steps_per_block))``
+            steps on a stage of L blocks; ``None`` for adaptive methods.
+        rtol, atol: tolerances of adaptive methods.
+    """
+
+    label: str
+    method: str
+    steps_per_block: float | None = 1.0
+    rtol: float = 1e-3
+    atol: float = 1e-4
+
+    def steps(self, num_blocks: int) -> int | None:
+        """Steps on a stage of ``num_blocks`` blocks (``None`` for adaptive methods)."""
+        if self.steps_per_block is None:
+            return None
+        return max(1, round(num_blocks * self.steps_per_block))
+
+
+DEFAULT_SCHEMES: tuple[Scheme, ...] = (
+    Scheme("euler L", "euler", 1.0),
+    Scheme("euler 2L", "euler", 2.0),
+    Scheme("heun L/2", "heun", 0.5),
+    Scheme("rk4 L/4", "rk4", 0.25),
+    Scheme("rk4 L/8", "rk4", 0.125),
+    Scheme("dopri5", "dopri5", None, rtol=1e-3, atol=1e-4),
+)
+
+
+@dataclass
+class SchemeResult:
+    """Loss, accuracy (classification only) and field evaluations per forward pass
+    (summed over stages, averaged over batches) of one scheme."""
+
+    label: str
+    method: str
+    nfe: float
+    loss: float
+    accuracy: float | None
+
+
+def batches(data: Batch | Iterable[Batch], batch_size: int) -> Iterator[Batch]:
+    """``(x, y)`` split into batches of ``batch_size``, or the batches of an iterable."""
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
+        x, y = data
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"data=(x, y) must have as many inputs as targets; got {x.shape[0]} and "
+                f"{y.shape[0]}."
+            )
+        for i in range(0, x.shape[0], batch_size):
+            yield x[i : i + batch_size], y[i : i + batch_size]
+        return
+    yield from data  # type: ignore[misc]
+
+
+def _batch_metrics(out: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
+    """Summed loss and number correct: cross-entropy for integer targets, else MSE."""
+    if not y.dtype.is_floating_point:
+        loss = F.cross_entropy(out, y, reduction="sum")
+        return float(loss), float((out.argmax(dim=1) == y).sum())
+    loss = F.mse_loss(out, y.to(out.dtype), reduction="sum") / max(1, out[0].numel())
+    return float(loss), None
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, data: Batch | Iterable[Batch], batch_size: int = 512
+) -> tuple[float, float | None, float]:
+    """Mean loss, accuracy (or ``None``) and field evaluations per batch of ``model``."""
+    total_loss, correct, count, nfe, n_batches = 0.0, 0.0, 0, 0, 0
+    classify = True
+    for x, y in batches(data, batch_size):
+        out = model(x)
+        loss, right = _batch_metrics(out, y)
+        total_loss += loss
+        classify = classify and right is not None
+        correct += right or 0.0
+        count += x.shape[0]
+        nfe += sum(block.nfe_forward for _, block in ode_blocks(model))
+        n_batches += 1
+    if count == 0:
+        raise ValueError("data holds no samples; pass (x, y) tensors or a non-empty loader.")
+    return total_loss / count, (correct / count if classify else None), nfe / n_batches
+
+
+def set_scheme(model: nn.Module, scheme: Scheme) -> None:
+    """Set every converted ODE block of ``model`` to solve with ``scheme``."""
+    adaptive = get_method(scheme.method).adaptive
+    for _, block in ode_blocks(model):
+        steps = scheme.steps(block.field.num_blocks)
+        block.method = scheme.method
+        block.rtol, block.atol = scheme.rtol, scheme.atol
+        if adaptive:
+            block.step_size = None
+        else:
+            if steps is None:
+                raise ValueError(
+                    f"scheme {scheme.label!r}: method={scheme.method!r} is fixed-step and "
+                    "needs steps_per_block (e.g. 0.25); got None."
+                )
+            t0, t1 = block.t_span
+            block.step_size = abs(t1 - t0) / steps
+
+
+def run_scheme(
+    model: nn.Module, scheme: Scheme, data: Batch | Iterable[Batch], batch_size: int = 512
+) -> SchemeResult:
+    """Evaluate the converted ``model`` solved with ``scheme`` (changes its solver settings)."""
+    set_scheme(model, scheme)
+    loss, acc, nfe = evaluate(model, data, batch_size)
+    return SchemeResult(scheme.label, scheme.method, nfe, loss, acc)
