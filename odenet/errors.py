@@ -12,6 +12,7 @@ __all__ = [
     "MaxStepsReached",
     "NonFiniteState",
     "OdenetError",
+    "SamplesFailed",
     "SolverError",
     "StepSizeUnderflow",
 ]
@@ -77,3 +78,40 @@ class NonFiniteState(SolverError):
             t=t,
             dt=dt,
         )
+
+
+class SamplesFailed(OdenetError, RuntimeError):
+    """Some samples of a ``batch_mode="independent"`` solve failed; the others finished.
+
+    Attributes:
+        indices: batch indices of the failed samples (ascending).
+        statuses: their statuses (``"max_steps"``, ``"underflow"`` or ``"nonfinite"``).
+        t_reached: the time each failed sample reached (Python floats).
+        solution: the full :class:`~odenet.solution.Solution` (outputs of failed samples
+            past ``t_reached`` are NaN), as ``solve(..., on_failure="return")`` gives it.
+    """
+
+    def __init__(
+        self,
+        *,
+        indices: list[int],
+        statuses: list[str],
+        t_reached: list[float],
+        batch: int,
+        solution: object,
+    ) -> None:
+        shown = ", ".join(
+            f"{i} ({s} at t={t:.6g})"
+            for i, s, t in zip(indices[:10], statuses[:10], t_reached[:10], strict=True)
+        )
+        more = f" and {len(indices) - 10} more" if len(indices) > 10 else ""
+        super().__init__(
+            f"{len(indices)} of {batch} samples failed: {shown}{more}. The other samples "
+            "finished; pass on_failure='return' to get their results with per-sample "
+            "status in solution.sample_status, or loosen rtol/atol / raise max_steps for "
+            "the failed ones."
+        )
+        self.indices = tuple(indices)
+        self.statuses = tuple(statuses)
+        self.t_reached = tuple(t_reached)
+        self.solution = solution

@@ -21,6 +21,7 @@ from ._checks import (
     merge_options,
     wrap_tuple_func,
 )
+from ._independent import check_batch_mode, check_on_failure, solve_independent
 from .solution import DenseOutput, Solution, Stats
 from .solvers import RungeKutta
 from .solvers.field import CountingField
@@ -49,6 +50,8 @@ def solve(
     event_fn: EventFn | None = None,
     gradient: object = None,
     dense: bool = True,
+    batch_mode: str = "joint",
+    on_failure: str = "raise",
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)`` from ``y(t[0]) = y0`` and report how it went.
 
@@ -76,6 +79,15 @@ def solve(
         gradient: gradient strategy; ``None``/``"autograd"`` backpropagates through the
             solver's operations.
         dense: keep every step for :meth:`Solution.evaluate`.
+        batch_mode: ``"joint"`` (default): one time and step size for the whole batch,
+            controlled by one error norm over all of it. ``"independent"``: every sample
+            of ``y0`` (leading dimension) gets its own time, step size, accept/reject and
+            statistics (adaptive methods, tensor ``y0``, autograd gradients); ``t`` may
+            then be ``(batch, n)`` (one row of output times per sample) and ``func``
+            receives ``t`` of shape ``(batch,)``. See :mod:`odenet._independent`.
+        on_failure: ``"raise"`` (default) or, with ``batch_mode="independent"``,
+            ``"return"``: return the Solution with ``sample_status`` instead of raising
+            :class:`~odenet.errors.SamplesFailed` when some samples fail.
 
     Returns:
         A :class:`~odenet.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
@@ -91,6 +103,13 @@ def solve(
     _check_gradient(gradient)
     check_func(func)
     flat = check_y0(y0)
+    check_on_failure(on_failure, check_batch_mode(batch_mode))
+    if batch_mode == "independent":
+        return solve_independent(
+            func, flat, t, method=method, rtol=check_tolerance("rtol", rtol),
+            atol=check_tolerance("atol", atol), first_step=first_step, max_steps=max_steps,
+            options=options, event_fn=event_fn, gradient=gradient, on_failure=on_failure,
+        )  # fmt: skip
     times = check_t(t, flat.y0)
     rtol = check_tolerance("rtol", rtol)
     atol = check_tolerance("atol", atol)
@@ -146,6 +165,7 @@ def odeint(
     options: Mapping[str, object] | None = None,
     event_fn: EventFn | None = None,
     gradient: object = None,
+    batch_mode: str = "joint",
 ) -> State | tuple[Tensor, State]:
     """Drop-in for ``torchdiffeq.odeint``: the solution at the times ``t``.
 
@@ -172,6 +192,7 @@ def odeint(
         event_fn=event_fn,
         gradient=gradient,
         dense=False,
+        batch_mode=batch_mode,
     )
     if event_fn is None:
         return sol.ys

@@ -12,7 +12,7 @@ from torch import Tensor
 from .solvers.integrate import StepRecord
 from .solvers.runge_kutta import RungeKutta
 
-__all__ = ["Solution", "Stats"]
+__all__ = ["SampleStats", "Solution", "Stats"]
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -39,6 +39,32 @@ class Stats:
     @property
     def n_steps(self) -> int:
         """Accepted plus rejected steps."""
+        return self.n_accepted + self.n_rejected
+
+
+@dataclass(frozen=True)
+class SampleStats:
+    """Per-sample statistics of ``batch_mode="independent"``; every field is ``(batch,)``.
+
+    Attributes:
+        nfe: evaluations of ``func`` charged to each sample (int64): batched calls made
+            while the sample was still running, i.e. what solving it alone would cost.
+        n_accepted, n_rejected: accepted / rejected steps (int64).
+        t_reached: time each sample reached (float64; its end time on success).
+        initial_step: magnitude of the first step tried (float64).
+        last_step: magnitude of the last accepted step (float64, NaN if none).
+    """
+
+    nfe: Tensor
+    n_accepted: Tensor
+    n_rejected: Tensor
+    t_reached: Tensor
+    initial_step: Tensor
+    last_step: Tensor
+
+    @property
+    def n_steps(self) -> Tensor:
+        """Accepted plus rejected steps per sample."""
         return self.n_accepted + self.n_rejected
 
 
@@ -86,6 +112,11 @@ class Solution:
         status: ``"success"`` (reached ``t[-1]``) or ``"event"`` (stopped at ``event_t``).
         event_t: time of the terminal event (0-d tensor), or ``None``.
         event_y: state at ``event_t``, or ``None``.
+        sample_stats: per-sample :class:`SampleStats` (``batch_mode="independent"`` only).
+        sample_status: per-sample status (``"success"``, ``"max_steps"``, ``"underflow"``
+            or ``"nonfinite"``; ``batch_mode="independent"`` only). There, ``status`` is
+            ``"success"`` when every sample succeeded and ``"failed"`` otherwise, and
+            ``stats`` sums steps over samples with ``nfe`` the number of batched calls.
     """
 
     ts: Tensor
@@ -95,6 +126,8 @@ class Solution:
     event_t: Tensor | None = None
     event_y: State | None = None
     dense: DenseOutput | None = None
+    sample_stats: SampleStats | None = None
+    sample_status: tuple[str, ...] | None = None
 
     def evaluate(self, t: Tensor | float) -> State:
         """Dense output: the solution at any time(s) within the solved span.

@@ -1,0 +1,210 @@
+"""``solve(..., batch_mode="independent")``: checks, the per-sample loop, the Solution.
+
+Kept apart from :mod:`odenet.odeint` so the joint path stays as it is; ``solve`` calls
+:func:`solve_independent` after its own checks of ``func`` and ``y0``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._checks import FlatState, check_method, check_options, check_output, check_t, merge_options
+from .errors import SamplesFailed
+from .solution import SampleStats, Solution, Stats
+from .solvers import RungeKutta, rms_norm
+from .solvers.independent import (
+    STATUS_NAMES,
+    SUCCESS,
+    IndependentResult,
+    SampleField,
+    integrate_independent,
+)
+from .solvers.integrate import AdaptiveConfig
+
+__all__ = ["BATCH_MODES", "check_batch_mode", "check_batched_t", "solve_independent"]
+
+BATCH_MODES = ("joint", "independent")
+ON_FAILURE = ("raise", "return")
+
+
+def check_batch_mode(batch_mode: object) -> str:
+    """``"joint"`` (one error norm over the batch) or ``"independent"`` (per sample)."""
+    if batch_mode not in BATCH_MODES:
+        raise ValueError(
+            f"batch_mode must be one of {BATCH_MODES}; got batch_mode={batch_mode!r}. Use "
+            "'joint' for one step size for the whole batch, 'independent' for one per sample"
+        )
+    return str(batch_mode)
+
+
+def check_on_failure(on_failure: object, batch_mode: str) -> str:
+    if on_failure not in ON_FAILURE:
+        raise ValueError(f"on_failure must be one of {ON_FAILURE}; got on_failure={on_failure!r}")
+    if on_failure == "return" and batch_mode != "independent":
+        raise ValueError(
+            "on_failure='return' applies to batch_mode='independent' only (a joint solve "
+            "has no per-sample result to return); drop it or set batch_mode='independent'"
+        )
+    return str(on_failure)
+
+
+def check_batched_t(t: object, y0: Tensor) -> Tensor:
+    """Output times as ``(batch, n)`` float64: a shared 1-D ``t`` or one row per sample."""
+    if isinstance(t, Tensor) and t.dim() == 2:
+        return _check_rows(t, y0)
+    times = check_t(t, y0)
+    row = torch.tensor(times, dtype=torch.float64, device=y0.device)
+    return row.expand(y0.shape[0], -1).contiguous()
+
+
+def _check_rows(t: Tensor, y0: Tensor) -> Tensor:
+    if t.shape[0] != y0.shape[0] or t.shape[1] < 2:
+        raise ValueError(
+            f"a 2-D t must have shape (batch, n_times) with batch = y0.shape[0] = "
+            f"{y0.shape[0]} and n_times >= 2; got shape {tuple(t.shape)}"
+        )
+    if not torch.is_floating_point(t):
+        raise TypeError(f"t must be floating point; got {t.dtype}. Use t.to(torch.float64)")
+    if t.device != y0.device:
+        raise ValueError(f"t is on {t.device} but y0 is on {y0.device}; use t.to(y0.device)")
+    rows = t.detach().to(torch.float64)
+    if not bool(torch.isfinite(rows).all()):
+        bad = torch.nonzero(~torch.isfinite(rows))[0].tolist()
+        raise ValueError(f"t must be finite; got t[{bad[0]}, {bad[1]}]={float(t[bad[0], bad[1]])}")
+    diffs = rows.diff(dim=1) * torch.sign(rows[:, 1:2] - rows[:, :1])
+    if not bool((diffs > 0).all()):
+        b, i = torch.nonzero(diffs <= 0)[0].tolist()
+        raise ValueError(
+            f"each row of t must be strictly increasing or decreasing; got "
+            f"t[{b}, {i + 1}]={float(rows[b, i + 1])} after t[{b}, {i}]={float(rows[b, i])}"
+        )
+    return rows.contiguous()
+
+
+def _check_supported(
+    flat: FlatState, solver: RungeKutta, event_fn: object, gradient: object
+) -> None:
+    if flat.is_tuple:
+        raise TypeError(
+            "batch_mode='independent' needs y0 as one tensor (batch, *state); got a tuple. "
+            "Concatenate the parts along a state dimension, or use batch_mode='joint'"
+        )
+    if flat.y0.dim() < 1 or flat.y0.shape[0] == 0:
+        raise ValueError(
+            f"batch_mode='independent' needs y0 of shape (batch, *state) with batch >= 1; "
+            f"got shape {tuple(flat.y0.shape)}"
+        )
+    if not solver.adaptive:
+        raise ValueError(
+            f"batch_mode='independent' needs an adaptive method; method={solver.name!r} is "
+            "fixed-step and already steps every sample on the same grid. Use "
+            "batch_mode='joint' (the same result) or an adaptive method such as 'dopri5'"
+        )
+    if event_fn is not None:
+        raise ValueError(
+            "event_fn is not supported with batch_mode='independent'; use batch_mode='joint'"
+        )
+    name = getattr(gradient, "name", gradient)
+    if gradient is not None and name != "autograd":
+        raise ValueError(
+            f"batch_mode='independent' supports gradient=None or 'autograd' only; got "
+            f"gradient={gradient!r}. Use batch_mode='joint' for adjoint/checkpoint gradients"
+        )
+
+
+def _check_config(cfg: AdaptiveConfig) -> None:
+    if cfg.step_t or cfg.jump_t:
+        raise ValueError(
+            "options 'step_t'/'jump_t' are not supported with batch_mode='independent'; "
+            "use batch_mode='joint'"
+        )
+    if cfg.norm is not rms_norm:
+        raise ValueError(
+            "options['norm'] is not supported with batch_mode='independent' (the error norm "
+            "is the RMS over each sample's non-batch dimensions)"
+        )
+
+
+def solve_independent(
+    func: Callable[[Tensor, Any], Any],
+    flat: FlatState,
+    t: Tensor,
+    *,
+    method: str | RungeKutta,
+    rtol: float,
+    atol: float,
+    first_step: float | None,
+    max_steps: int | None,
+    options: Mapping[str, object] | None,
+    event_fn: object,
+    gradient: object,
+    on_failure: str = "raise",
+) -> Solution:
+    """Solve every sample of ``y0`` (leading dimension) with its own adaptive steps.
+
+    Args:
+        t: ``(n,)`` output times shared by every sample, or ``(batch, n)`` one row per
+            sample (each strictly monotonic; rows may differ in span and direction).
+        on_failure: ``"raise"`` (default) raises :class:`~odenet.errors.SamplesFailed`
+            naming the failed samples; ``"return"`` returns the Solution with per-sample
+            status (outputs of a failed sample past the time it reached are NaN).
+
+    Returns:
+        A Solution with ``ys`` of shape ``(n, batch, *state)``, ``ts = t`` and per-sample
+        ``sample_stats`` / ``sample_status``.
+    """
+    solver = check_method(method)
+    _check_supported(flat, solver, event_fn, gradient)
+    opts = merge_options(options, solver, first_step=first_step, max_num_steps=max_steps)
+    cfg = check_options(opts, solver, rtol, atol)
+    _check_config(cfg)
+    y0 = flat.y0
+    t_out = check_batched_t(t, y0)
+    fld = SampleField(func, t.dtype, y0.shape[0], y0.device)
+    k0 = fld(t_out[:, 0], y0, torch.ones(y0.shape[0], dtype=torch.bool, device=y0.device))
+    check_output(k0, y0)
+    res = integrate_independent(fld, solver, y0, k0, t_out, cfg)
+    sol = _build(res, fld, t)
+    failed = (res.status != SUCCESS).nonzero().squeeze(1).tolist()
+    if failed and on_failure == "raise":
+        raise SamplesFailed(
+            indices=failed,
+            statuses=[sol.sample_status[i] for i in failed],  # type: ignore[index]
+            t_reached=[float(res.t_reached[i]) for i in failed],
+            batch=y0.shape[0],
+            solution=sol,
+        )
+    return sol
+
+
+def _build(res: IndependentResult, fld: SampleField, t: Tensor) -> Solution:
+    status = tuple(STATUS_NAMES[c] for c in res.status.tolist())
+    last = res.last_step[~torch.isnan(res.last_step)]
+    stats = Stats(
+        nfe=fld.calls,
+        n_accepted=int(res.n_accepted.sum()),
+        n_rejected=int(res.n_rejected.sum()),
+        initial_step=float(res.initial_step.min()),
+        last_step=float(last.min()) if last.numel() else math.nan,
+    )
+    sample_stats = SampleStats(
+        nfe=fld.nfe,
+        n_accepted=res.n_accepted,
+        n_rejected=res.n_rejected,
+        t_reached=res.t_reached,
+        initial_step=res.initial_step,
+        last_step=res.last_step,
+    )
+    return Solution(
+        ts=t,
+        ys=res.ys,
+        stats=stats,
+        status="success" if all(s == "success" for s in status) else "failed",
+        sample_stats=sample_stats,
+        sample_status=status,
+    )
