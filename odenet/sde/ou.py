@@ -71,13 +71,17 @@ def ou_mle(paths: Tensor, ts: Tensor) -> OUParams:
     return OUParams(theta=theta, mu=b / (1 - a), sigma=math.sqrt(2 * theta * s2 / (1 - a * a)))
 
 
-def path_moments(paths: Tensor) -> Tensor:
-    """Summary statistics of paths (T, batch, dim): per time the mean, the variance and the
-    lag-1 covariance Cov(X_k, X_{k+1}). Returns a flat vector of length (3T - 1) * dim.
+def path_moments(paths: Tensor, eps: float = 1e-12) -> Tensor:
+    """Summary statistics of paths (T, batch, dim): per time the mean and the standard
+    deviation, and the lag-1 correlation corr(X_k, X_{k+1}). Returns a flat vector of length
+    (3T - 1) * dim. All three are O(1) quantities, which keeps a squared-error loss on them
+    well conditioned.
 
-    For a Gaussian Markov process such as OU these moments identify (theta, mu, sigma)."""
+    For a Gaussian Markov process such as OU these moments identify (theta, mu, sigma):
+    corr(X_k, X_{k+1}) = exp(-theta h) sd_k / sd_{k+1}, the means relax to mu at rate theta,
+    and the standard deviations then fix sigma."""
     mean = paths.mean(1)
     centred = paths - mean.unsqueeze(1)
-    var = (centred**2).mean(1)
-    lag = (centred[:-1] * centred[1:]).mean(1)
-    return torch.cat([mean.reshape(-1), var.reshape(-1), lag.reshape(-1)])
+    sd = (centred**2).mean(1).clamp_min(eps).sqrt()
+    corr = (centred[:-1] * centred[1:]).mean(1) / (sd[:-1] * sd[1:])
+    return torch.cat([mean.reshape(-1), sd.reshape(-1), corr.reshape(-1)])
