@@ -80,6 +80,17 @@ def _check_data_root(cfg: DictConfig) -> None:
         )
 
 
+def _check_reversible_pair(cfg: DictConfig) -> None:
+    solver = OmegaConf.select(cfg, "solver.name")
+    gradient = OmegaConf.select(cfg, "gradient.name")
+    if (solver == "reversible_heun") != (gradient == "reversible"):
+        raise ConfigError(
+            f"gradient=reversible and solver=reversible_heun go together; got "
+            f"solver={solver!r}, gradient={gradient!r}. Pass gradient=reversible (it selects "
+            "the solver), or another gradient (autograd, adjoint, checkpoint) with another solver"
+        )
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first invalid value of ``cfg``."""
     missing = [k for k in REQUIRED_KEYS if k not in cfg]
@@ -104,3 +115,4 @@ def validate_config(cfg: DictConfig) -> None:
     if not isinstance(resume, bool):
         raise ConfigError(f"resume must be true or false; got resume={resume!r}")
     _check_data_root(cfg)
+    _check_reversible_pair(cfg)
