@@ -41,6 +41,15 @@ def combine(y: Tensor, ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Te
     return out
 
 
+def _accumulate(y: Tensor, ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Tensor:
+    """``y + (scale * sum_j b_j ks[j])``: the increment is summed first and added to ``y``
+    once, so the state is rounded once per step (this matters in float32 over many steps)."""
+    if len(coeffs) == 1:
+        j, b = coeffs[0]
+        return torch.add(y, ks[j], alpha=b * scale)
+    return torch.add(y, _weighted_sum(ks, coeffs, scale))
+
+
 def _weighted_sum(ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Tensor:
     (j0, a0), *rest = coeffs
     out = torch.mul(ks[j0], a0 * scale)
@@ -131,15 +140,20 @@ class RungeKutta:
         """
         ks = [k0]
         stages = self._stages
+        last = len(stages) - 1
+        fsal = self._fsal_flag
         for i in range(1, len(stages)):
             ci, (j0, a0), rest = stages[i]
-            yi = torch.add(y, ks[j0], alpha=a0 * dt)
-            for j, a in rest:
-                yi.add_(ks[j], alpha=a * dt)
+            if fsal and i == last:
+                yi = _accumulate(y, ks, self._b, dt)
+            else:
+                yi = torch.add(y, ks[j0], alpha=a0 * dt)
+                for j, a in rest:
+                    yi.add_(ks[j], alpha=a * dt)
             ks.append(field(t + ci * dt, yi))
-        if self._fsal_flag:
+        if fsal:
             return yi, ks
-        return combine(y, ks, self._b, dt), ks
+        return _accumulate(y, ks, self._b, dt), ks
 
     def error_estimate(self, ks: Sequence[Tensor], dt: float) -> Tensor:
         """``dt * sum_i e_i k_i``: the local error estimate of an adaptive method."""
