@@ -7,6 +7,7 @@ Bettencourt, Duvenaud, "Neural Ordinary Differential Equations", NeurIPS 2018.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,7 @@ class CountingField(nn.Module):
 
 
 def _check_t_span(t_span: object) -> tuple[float, float]:
-    if not isinstance(t_span, (tuple, list)) or len(t_span) != 2:
+    if isinstance(t_span, str) or not isinstance(t_span, Sequence) or len(t_span) != 2:
         raise ValueError(f"t_span must be a pair (t0, t1); got {t_span!r}. Pass e.g. (0.0, 1.0).")
     t0, t1 = (float(v) for v in t_span)
     if t0 == t1:
