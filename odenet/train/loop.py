@@ -266,6 +266,10 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path,
     data = _check_data(cfg, instantiate(cfg.data.dataset))
     state = _build(cfg, device)
     objective = objective_for(data.task, state.model)
+    if info.enabled and not objective.supports_ddp:
+        raise ConfigError(
+            f"trainer=ddp does not support the {data.task!r} task; use trainer=cpu or trainer=gpu"
+        )
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(run_dir)

@@ -17,6 +17,7 @@ class Objective(Protocol):
     """``loss(model, batch) -> (mean loss, {statistic: sum over the batch})``."""
 
     task: str
+    supports_ddp: bool
 
     def loss(
         self, model: nn.Module, batch: list[torch.Tensor]
@@ -32,6 +33,7 @@ class Classification:
     """
 
     task = "classification"
+    supports_ddp = True
 
     def check_model(self, model: nn.Module) -> None:
         if not callable(model):
@@ -48,7 +50,95 @@ class Classification:
         return loss, {"loss": loss.detach() * n, "accuracy": correct.float(), "count": n}
 
 
-OBJECTIVES: dict[str, type] = {"classification": Classification}
+def _require_method(model: nn.Module, method: str, task: str) -> None:
+    if not callable(getattr(model, method, None)):
+        raise TypeError(
+            f"data task {task!r} needs a model with a {method}() method (e.g. "
+            f"{'odenet.models.CNF' if task == 'density' else 'odenet.models.LatentODE'}); "
+            f"got model={type(model).__name__}"
+        )
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel wrapper (for custom methods)."""
+    return getattr(model, "module", model)
+
+
+class Density:
+    """Negative log-likelihood ``-log p(x)`` in nats of a flow with ``log_prob(x): (B,)``
+    (e.g. the FFJORD CNF, Grathwohl et al. 2019). Statistic: ``loss`` (summed NLL).
+
+    The loss calls ``model(x)``, which must equal ``model.log_prob(x)`` (as for
+    :class:`odenet.models.CNF`), so that a DDP wrapper's ``forward`` runs and synchronises
+    gradients.
+    """
+
+    task = "density"
+    supports_ddp = True
+
+    def check_model(self, model: nn.Module) -> None:
+        _require_method(_unwrap(model), "log_prob", self.task)
+
+    def loss(
+        self, model: nn.Module, batch: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        (x,) = batch
+        nll = -model(x)
+        n = torch.tensor(float(len(x)), device=x.device)
+        return nll.mean(), {"loss": nll.detach().sum(), "count": n}
+
+
+def _shared_times(times: torch.Tensor) -> torch.Tensor:
+    """The time grid ``(T,)`` of a batch ``(B, T)`` whose rows must be equal."""
+    if not torch.equal(times, times[:1].expand_as(times)):
+        raise ValueError(
+            "a time-series batch must share one time grid (times[i] == times[0]); "
+            "encode per-sample sampling with the mask"
+        )
+    return times[0]
+
+
+class TimeSeries:
+    """Negative ELBO of a latent ODE (Rubanova et al. 2019) on ``(times, values, mask)``.
+
+    Batch shapes: ``times (B, T)`` (equal rows), ``values (B, T, d)``, ``mask (B, T)``.
+    Statistics: ``loss`` (-ELBO), ``log_likelihood``, ``kl`` (sums over sequences); when
+    gradients are off (evaluation), also ``mse``: squared error of the posterior-mean
+    reconstruction per observed value.
+    """
+
+    task = "time_series"
+    supports_ddp = False  # the ELBO is not the model's forward, which DDP needs to hook
+
+    def check_model(self, model: nn.Module) -> None:
+        _require_method(_unwrap(model), "elbo", self.task)
+
+    def loss(
+        self, model: nn.Module, batch: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        times, values, mask = batch
+        ts = _shared_times(times)
+        mask = mask.unsqueeze(-1).expand_as(values)
+        out = _unwrap(model).elbo(ts, values, mask)
+        n = torch.tensor(float(len(values)), device=values.device)
+        stats = {
+            "loss": -out["elbo"].detach() * n,
+            "log_likelihood": out["log_likelihood"].detach() * n,
+            "kl": out["kl"].detach() * n,
+            "count": n,
+        }
+        if not torch.is_grad_enabled():
+            pred = model(ts, values, mask)
+            sq = ((pred - values) ** 2 * mask).flatten(1).sum(1) / mask.flatten(1).sum(1)
+            stats["mse"] = sq.sum()
+        return -out["elbo"], stats
+
+
+OBJECTIVES: dict[str, type] = {
+    "classification": Classification,
+    "density": Density,
+    "time_series": TimeSeries,
+}
 
 
 def objective_for(task: str, model: nn.Module) -> Objective:

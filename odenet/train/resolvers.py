@@ -15,7 +15,16 @@ def step_size(span: float, steps: int | None) -> float | None:
     return float(span) / steps
 
 
+def add(a: int, b: int) -> int:
+    """``a + b``, e.g. the width of a state with ``b`` augmented channels."""
+    return a + b
+
+
+RESOLVERS = {"odenet.step_size": step_size, "odenet.add": add}
+
+
 def register_resolvers() -> None:
-    """Register ``${odenet.step_size:span,steps}`` (idempotent)."""
-    if not OmegaConf.has_resolver("odenet.step_size"):
-        OmegaConf.register_new_resolver("odenet.step_size", step_size)
+    """Register ``${odenet.step_size:span,steps}`` and ``${odenet.add:a,b}`` (idempotent)."""
+    for name, fn in RESOLVERS.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

@@ -23,7 +23,13 @@ from odenet.train import validate_config
 CONF = resources.files("odenet.conf")
 
 # models that need another data set than the default digits
-MODEL_DATA = {"mlp_resnet": "annuli", "cnf": "eight_gaussians", "latent_ode": "irregular_spirals"}
+MODEL_DATA = {
+    "mlp_resnet": "annuli",
+    "node": "annuli",
+    "anode": "annuli",
+    "cnf": "eight_gaussians",
+    "latent_ode": "irregular_spirals",
+}
 
 
 def choices(group: str) -> list[str]:
