@@ -40,6 +40,11 @@ METHODS: dict[str, type[RungeKutta]] = {
 }
 
 
+# methods are stateless: one shared instance per name saves rebuilding the coefficient
+# tables on every solve
+_INSTANCES: dict[str, RungeKutta] = {}
+
+
 def get_method(method: str | RungeKutta) -> RungeKutta:
     """The method object for a string shortcut or an instance.
 
@@ -53,12 +58,14 @@ def get_method(method: str | RungeKutta) -> RungeKutta:
         return method()
     if isinstance(method, str):
         key = method.lower()
+        if key in _INSTANCES:
+            return _INSTANCES[key]
         if key not in METHODS:
             raise ValueError(
                 f"method={method!r} is not a known method; choose one of "
                 f"{sorted(METHODS)} or pass a RungeKutta instance such as odenet.solvers.Dopri5()"
             )
-        return METHODS[key]()
+        return _INSTANCES.setdefault(key, METHODS[key]())
     raise TypeError(
         f"method must be a string such as 'dopri5' or a RungeKutta instance; got "
         f"{type(method).__name__}"

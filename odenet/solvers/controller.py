@@ -101,21 +101,15 @@ def initial_step_size(
 ) -> float:
     """Initial step magnitude by Hairer, Nørsett & Wanner's algorithm (§II.4).
 
-    Costs one evaluation of ``field`` and one host synchronisation.
+    Costs one evaluation of ``field`` and two host synchronisations.
     """
     with torch.no_grad():
         scale = y0.abs().mul_(rtol).add_(atol)
-        d0 = norm(y0 / scale)
-        d1 = norm(f0 / scale)
-        h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), torch.full_like(d0, 1e-6), 0.01 * d0 / d1)
-        h0_float = float(h0)
-        y1 = torch.add(y0, f0, alpha=direction * h0_float)
-        f1 = field(t0 + direction * h0_float, y1)
-        d2 = norm((f1 - f0) / scale) / h0_float
-        dmax = torch.maximum(d1, d2)
-        h1 = torch.where(
-            dmax <= 1e-15,
-            torch.clamp(h0 * 1e-3, min=1e-6),
-            (0.01 / dmax) ** (1.0 / (order + 1)),
-        )
-        return float(torch.minimum(100 * h0, h1))
+        d0, d1 = torch.stack([norm(y0 / scale), norm(f0 / scale)]).tolist()  # one sync
+        h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+        y1 = torch.add(y0, f0, alpha=direction * h0)
+        f1 = field(t0 + direction * h0, y1)
+        d2 = float(norm((f1 - f0).div_(scale))) / h0  # second sync
+        dmax = max(d1, d2)
+        h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** (1.0 / (order + 1))
+        return min(100 * h0, h1)

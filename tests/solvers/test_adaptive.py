@@ -82,3 +82,17 @@ def test_step_t_and_jump_t_land_steps_on_given_times() -> None:
     without = odenet.solve(f, y0, t, rtol=1e-8, atol=1e-10)
     assert float(with_jump.ys[-1, 0]) == pytest.approx(0.63, abs=1e-12)
     assert with_jump.stats.nfe < without.stats.nfe
+
+
+@pytest.mark.parametrize("name", ["euler", "rk4", "bosh3", "dopri5", "tsit5", "dopri8"])
+def test_func_returning_one_shared_tensor_is_not_modified(name: str) -> None:
+    """The solver never writes into what func returns (it may be a parameter or a view)."""
+    c = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    y0 = torch.zeros(3, 2, dtype=torch.float64)
+    shared = c.expand(3, 2)
+    kw = {"step_size": 0.1} if name in ("euler", "rk4") else {}
+    ys = odenet.odeint(
+        lambda t, y: shared, y0, torch.tensor([0.0, 2.0], dtype=torch.float64), method=name, **kw
+    )
+    torch.testing.assert_close(c, torch.tensor([1.0, -2.0], dtype=torch.float64))
+    torch.testing.assert_close(ys[-1], 2.0 * c.expand(3, 2))
