@@ -42,7 +42,15 @@ def check_batch_mode(batch_mode: object) -> str:
     return str(batch_mode)
 
 
-def check_on_failure(on_failure: object, batch_mode: str) -> str:
+def check_on_failure(on_failure: object, batch_mode: str, compile_step: object = False) -> str:
+    """``on_failure`` (and ``compile_step``) are meaningful in independent mode only."""
+    if not isinstance(compile_step, bool):
+        raise TypeError(f"compile_step must be True or False; got {compile_step!r}")
+    if compile_step and batch_mode != "independent":
+        raise ValueError(
+            "compile_step=True applies to batch_mode='independent' only; drop it or set "
+            "batch_mode='independent'"
+        )
     if on_failure not in ON_FAILURE:
         raise ValueError(f"on_failure must be one of {ON_FAILURE}; got on_failure={on_failure!r}")
     if on_failure == "return" and batch_mode != "independent":
@@ -144,6 +152,7 @@ def solve_independent(
     event_fn: object,
     gradient: object,
     on_failure: str = "raise",
+    compile_step: bool = False,
 ) -> Solution:
     """Solve every sample of ``y0`` (leading dimension) with its own adaptive steps.
 
@@ -153,6 +162,8 @@ def solve_independent(
         on_failure: ``"raise"`` (default) raises :class:`~odenet.errors.SamplesFailed`
             naming the failed samples; ``"return"`` returns the Solution with per-sample
             status (outputs of a failed sample past the time it reached are NaN).
+        compile_step: run each step attempt under ``torch.compile`` (fixed shapes: the
+            batch is masked, never resized, so one compilation serves the whole solve).
 
     Returns:
         A Solution with ``ys`` of shape ``(n, batch, *state)``, ``ts = t`` and per-sample
@@ -165,11 +176,11 @@ def solve_independent(
     _check_config(cfg)
     y0 = flat.y0
     t_out = check_batched_t(t, y0)
-    fld = SampleField(func, t.dtype, y0.shape[0], y0.device)
-    k0 = fld(t_out[:, 0], y0, torch.ones(y0.shape[0], dtype=torch.bool, device=y0.device))
+    fld = SampleField(func, t.dtype)
+    k0 = fld(t_out[:, 0], y0)
     check_output(k0, y0)
-    res = integrate_independent(fld, solver, y0, k0, t_out, cfg)
-    sol = _build(res, fld, t)
+    res = integrate_independent(fld, solver, y0, k0, t_out, cfg, compile_step)
+    sol = _build(res, t)
     failed = (res.status != SUCCESS).nonzero().squeeze(1).tolist()
     if failed and on_failure == "raise":
         raise SamplesFailed(
@@ -182,18 +193,18 @@ def solve_independent(
     return sol
 
 
-def _build(res: IndependentResult, fld: SampleField, t: Tensor) -> Solution:
+def _build(res: IndependentResult, t: Tensor) -> Solution:
     status = tuple(STATUS_NAMES[c] for c in res.status.tolist())
     last = res.last_step[~torch.isnan(res.last_step)]
     stats = Stats(
-        nfe=fld.calls,
+        nfe=res.calls,
         n_accepted=int(res.n_accepted.sum()),
         n_rejected=int(res.n_rejected.sum()),
         initial_step=float(res.initial_step.min()),
         last_step=float(last.min()) if last.numel() else math.nan,
     )
     sample_stats = SampleStats(
-        nfe=fld.nfe,
+        nfe=res.nfe,
         n_accepted=res.n_accepted,
         n_rejected=res.n_rejected,
         t_reached=res.t_reached,

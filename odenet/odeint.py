@@ -52,6 +52,7 @@ def solve(
     dense: bool = True,
     batch_mode: str = "joint",
     on_failure: str = "raise",
+    compile_step: bool = False,
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)`` from ``y(t[0]) = y0`` and report how it went.
 
@@ -88,6 +89,9 @@ def solve(
         on_failure: ``"raise"`` (default) or, with ``batch_mode="independent"``,
             ``"return"``: return the Solution with ``sample_status`` instead of raising
             :class:`~odenet.errors.SamplesFailed` when some samples fail.
+        compile_step: with ``batch_mode="independent"``, run each step attempt (stages,
+            control, masking; ``func`` included) under ``torch.compile``. Pays on long
+            solves; the first call compiles (seconds) and ``func`` must be traceable.
 
     Returns:
         A :class:`~odenet.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
@@ -103,12 +107,13 @@ def solve(
     _check_gradient(gradient)
     check_func(func)
     flat = check_y0(y0)
-    check_on_failure(on_failure, check_batch_mode(batch_mode))
+    check_on_failure(on_failure, check_batch_mode(batch_mode), compile_step)
     if batch_mode == "independent":
         return solve_independent(
             func, flat, t, method=method, rtol=check_tolerance("rtol", rtol),
             atol=check_tolerance("atol", atol), first_step=first_step, max_steps=max_steps,
             options=options, event_fn=event_fn, gradient=gradient, on_failure=on_failure,
+            compile_step=compile_step,
         )  # fmt: skip
     times = check_t(t, flat.y0)
     rtol = check_tolerance("rtol", rtol)

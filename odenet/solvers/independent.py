@@ -22,15 +22,16 @@ ODE Solver for PyTorch", NeurIPS workshop 2022.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .batched_step import BatchedStep, mask_to
 from .independent_control import (
-    _expand,
     accept_factor,
     per_sample_initial_step,
     reject_factor,
@@ -50,35 +51,17 @@ __all__ = [
 RUNNING, SUCCESS, MAX_STEPS, UNDERFLOW, NONFINITE = range(5)
 STATUS_NAMES = ("running", "success", "max_steps", "underflow", "nonfinite")
 
-Coeffs = tuple[tuple[int, float], ...]
-
 
 class SampleField:
-    """``func(t, y)`` with per-sample times, counting evaluations per active sample.
+    """``func(t, y)`` called with per-sample times ``t`` (``(batch,)``, float64 inside the
+    loop), handed over in the user's time dtype."""
 
-    Attributes:
-        calls: batched calls of ``func`` so far.
-        nfe: ``(batch,)`` int64 evaluations per sample, counted only while the sample is
-            active (what a solver of that sample alone would have spent).
-    """
-
-    def __init__(
-        self,
-        func: Callable[[Tensor, Tensor], Tensor],
-        t_dtype: torch.dtype,
-        batch: int,
-        device: torch.device,
-    ) -> None:
+    def __init__(self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype) -> None:
         self.func = func
         self.t_dtype = t_dtype
-        self.calls = 0
-        self.nfe = torch.zeros(batch, dtype=torch.int64, device=device)
 
-    def __call__(self, t: Tensor, y: Tensor, active: Tensor) -> Tensor:
-        """``t``: ``(batch,)`` float64; ``active``: ``(batch,)`` bool (who is charged)."""
-        self.calls += 1
-        self.nfe += active
-        return self.func(t.to(self.t_dtype), y)
+    def __call__(self, t: Tensor, y: Tensor) -> Tensor:
+        return self.func(t if t.dtype == self.t_dtype else t.to(self.t_dtype), y)
 
 
 @dataclass
@@ -88,6 +71,8 @@ class IndependentResult:
     Attributes:
         ys: ``(n_times, batch, *state)``; outputs a failed sample never reached are NaN.
         status: int64 codes into :data:`STATUS_NAMES`.
+        nfe: int64 evaluations charged to each sample while it was running.
+        calls: batched calls of ``func`` (including the one that gave ``k0``).
         n_accepted, n_rejected: int64 step counts.
         t_reached: float64 time each sample reached.
         initial_step, last_step: float64 step magnitudes (first tried, last accepted;
@@ -96,6 +81,8 @@ class IndependentResult:
 
     ys: Tensor
     status: Tensor
+    nfe: Tensor
+    calls: int
     n_accepted: Tensor
     n_rejected: Tensor
     t_reached: Tensor
@@ -103,114 +90,161 @@ class IndependentResult:
     last_step: Tensor
 
 
-def _nonzero(weights: Sequence[float]) -> Coeffs:
-    return tuple((j, float(w)) for j, w in enumerate(weights) if w != 0.0)
+class Carry(NamedTuple):
+    """The loop state between step attempts (all ``(batch,)`` except ``y``, ``k``)."""
+
+    t: Tensor  # float64 time reached
+    y: Tensor  # (batch, *state)
+    k: Tensor  # f(t, y), (batch, *state)
+    h: Tensor  # float64 magnitude of the next step to try
+    prev_ratio: Tensor  # float64 error ratio of the last accepted step (PI memory)
+    rejected_last: Tensor  # bool
+    status: Tensor  # int64 code
+    n_acc: Tensor  # int64
+    n_rej: Tensor  # int64
+    nonfinite: Tensor  # int64 consecutive non-finite attempts
+    nfe: Tensor  # int64
+    last_step: Tensor  # float64
 
 
-def _weighted(ks: Sequence[Tensor], coeffs: Coeffs) -> Tensor | None:
-    """``sum_j a_j ks[j]`` over non-zero coefficients (``None`` when there are none)."""
-    if not coeffs:
-        return None
-    (j0, a0), *rest = coeffs
-    out = torch.mul(ks[j0], a0)
-    for j, a in rest:
-        out = out.add(ks[j], alpha=a)
-    return out
+class Attempt(NamedTuple):
+    """One step attempt, as the output writer needs it."""
+
+    t: Tensor
+    t_new: Tensor
+    dt: Tensor
+    y: Tensor
+    y1: Tensor
+    ks: list[Tensor]
+    accept: Tensor
 
 
-class BatchedStep:
-    """One explicit Runge--Kutta step with a per-sample ``dt`` (tableau of ``method``)."""
+class StepAttempt:
+    """One masked step attempt for the whole batch: stages, per-sample error ratio and PI
+    control, status updates. Pure tensor code with fixed shapes, so it can run under
+    ``torch.compile``; the only host synchronisation is the caller's read of ``flags``.
+    """
 
-    def __init__(self, method: RungeKutta) -> None:
-        tab = method.tableau
-        if tab.b_error is None:
-            raise TypeError(f"method {method.name!r} is fixed-step and has no error estimate")
-        self.c = tab.c
-        self.rows = tuple(_nonzero(row) for row in tab.a)
-        self.b = _nonzero(tab.b)
-        self.e = _nonzero(tab.b_error)
-        self.fsal = method.fsal
-        dense = method.dense_weights
-        self.dense = None if dense is None else torch.tensor(dense, dtype=torch.float64)
+    def __init__(
+        self,
+        method: RungeKutta,
+        field: SampleField,
+        cfg: AdaptiveConfig,
+        t_out: Tensor,
+        h_floor: Tensor,
+    ) -> None:
+        self.step = BatchedStep(method)
+        self.field = field
+        self.cfg = cfg
+        self.q = method.error_exponent_order
+        self.t_out = t_out
+        self.t_end = t_out[:, -1]
+        self.d = torch.sign(t_out[:, -1] - t_out[:, 0])
+        self.h_floor = h_floor
+        # land on every output time when the dense output is below the method's accuracy
+        self.force = method.interpolant_order < method.order - 1 or (
+            method.dense_weights is None and not method.fsal
+        )
 
-    def __call__(
-        self, field: SampleField, t: Tensor, y: Tensor, dt: Tensor, k0: Tensor, active: Tensor
-    ) -> tuple[Tensor, list[Tensor], Tensor]:
-        """Advance ``y`` ``(batch, *state)`` from ``t`` by ``dt`` (``(batch,)``, signed).
+    def _next_out(self, idx: Tensor) -> Tensor:
+        n = self.t_out.shape[1]
+        return self.t_out.gather(1, idx.clamp(max=n - 1)[:, None]).squeeze(1)
 
-        Returns ``(y1, ks, err)``: the new state, the stage derivatives (``ks[-1]`` is
-        ``f(t + dt, y1)`` for FSAL methods) and the embedded error estimate (no grad).
-        """
-        dtb = _expand(dt, y).to(y.dtype)
-        ks = [k0]
-        y1 = None
-        last = len(self.c) - 1
-        for i in range(1, len(self.c)):
-            incr = _weighted(ks, self.rows[i])
-            yi = y if incr is None else y + dtb * incr
-            if i == last and self.fsal:
-                y1 = yi
-            ks.append(field(t + self.c[i] * dt, yi, active))
-        if y1 is None:
-            y1 = y + dtb * _weighted(ks, self.b)  # type: ignore[operator]
+    def __call__(self, c: Carry, idx: Tensor) -> tuple[Carry, Attempt, Tensor, Tensor]:
+        """Returns ``(carry, attempt, hit, flags)``: ``hit`` marks samples with an output
+        time inside their accepted step; ``flags = [any hit, any still running]``."""
+        ctrl, cfg, d, fsal = self.cfg.controller, self.cfg, self.d, self.step.fsal
+        active = c.status == RUNNING
+        target = self._next_out(idx) if self.force else self.t_end
+        remaining = (target - c.t) * d
+        land = active & (c.h >= remaining)
+        h_try = torch.where(active, torch.where(land, remaining, c.h), 0.0)
+        dt = d * h_try
+        t_new = torch.where(land, target, c.t + dt)
+        y1, ks, err = self.step(self.field, c.t, c.y, dt, c.k)
         with torch.no_grad():
-            err = dtb * _weighted([k.detach() for k in ks], self.e)  # type: ignore[operator]
-        return y1, ks, err
+            y_abs, y1_abs = c.y.detach().abs(), y1.detach().abs()
+            ratio = scaled_ratio(err, y_abs, y1_abs, cfg.rtol, cfg.atol)
+        finite = torch.isfinite(ratio)
+        accept = active & finite & (ratio <= 1.0)
+        bad = active & ~finite
+        reject = active & finite & ~accept
+        nonfinite = torch.where(bad, c.nonfinite + 1, torch.where(active, 0, c.nonfinite))
 
-    def interpolate(
-        self, theta: Tensor, y0: Tensor, y1: Tensor, ks: Sequence[Tensor], dt: Tensor
-    ) -> Tensor:
-        """State at ``t0 + theta * dt`` per sample (``theta``, ``dt``: ``(m,)`` float64).
+        safe = torch.where(finite, ratio, 1.0)
+        fac = accept_factor(ctrl, safe, c.prev_ratio, self.q)
+        fac = torch.where(c.rejected_last, fac.clamp(max=1.0), fac)
+        h_acc = h_try * fac
+        h_acc = torch.where(land, torch.maximum(h_acc, c.h), h_acc).clamp(ctrl.dt_min, ctrl.dt_max)
+        h_rej = h_try * torch.where(bad, 0.25, reject_factor(ctrl, safe.clamp(min=1.0), self.q))
+        h = torch.where(accept, h_acc, torch.where(active, h_rej, c.h))
 
-        The method's own continuous extension when it has one, else cubic Hermite from
-        ``y0, y1, ks[0], ks[-1]`` (FSAL methods only; others land on output times).
-        """
-        if self.dense is not None:
-            powers = torch.arange(1, self.dense.shape[1] + 1, dtype=torch.float64)
-            bw = (theta[:, None] ** powers.to(theta.device)) @ self.dense.to(theta.device).T
-            bw = bw * dt[:, None]  # (m, s)
-            out = y0
-            for i, k in enumerate(ks):
-                out = out + _expand(bw[:, i], y0).to(y0.dtype) * k
-            return out
-        th2, th3 = theta * theta, theta * theta * theta
-        h01 = _expand(3.0 * th2 - 2.0 * th3, y0).to(y0.dtype)
-        h10 = _expand(dt * (th3 - 2.0 * th2 + theta), y0).to(y0.dtype)
-        h11 = _expand(dt * (th3 - th2), y0).to(y0.dtype)
-        return y0 + h01 * (y1 - y0) + h10 * ks[0] + h11 * ks[-1]
+        status = torch.where(
+            bad & ((nonfinite > MAX_NONFINITE_RETRIES) | (h < self.h_floor)), NONFINITE, c.status
+        )
+        status = torch.where(reject & (h < self.h_floor), UNDERFLOW, status)
+        status = torch.where(accept & land & (target == self.t_end), SUCCESS, status)
+        n_acc, n_rej = c.n_acc + accept, c.n_rej + (active & ~accept)
+        status = torch.where(
+            (status == RUNNING) & (n_acc + n_rej >= cfg.max_steps), MAX_STEPS, status
+        )
+        nfe = c.nfe + active * (self.step.stages - 1)
+
+        m = mask_to(accept, c.y)
+        y = torch.where(m, y1, c.y)
+        t = torch.where(accept, t_new, c.t)
+        if fsal:
+            k = torch.where(m, ks[-1], c.k)
+        else:  # one more evaluation, charged to the samples that moved on
+            k = torch.where(m, self.field(t, y), c.k)
+            nfe = nfe + (accept & (status == RUNNING))
+        hit = accept & (idx < self.t_out.shape[1]) & ((self._next_out(idx) - t_new) * d <= 0.0)
+        flags = torch.stack([hit.any(), (status == RUNNING).any()])
+        carry = Carry(
+            t=t,
+            y=y,
+            k=k,
+            h=h,
+            prev_ratio=torch.where(accept, ratio.clamp(min=1e-4), c.prev_ratio),
+            rejected_last=torch.where(active, ~accept, c.rejected_last),
+            status=status,
+            n_acc=n_acc,
+            n_rej=n_rej,
+            nonfinite=nonfinite,
+            nfe=nfe,
+            last_step=torch.where(accept, h_try, c.last_step),
+        )
+        return carry, Attempt(c.t, t_new, dt, c.y, y1, ks, accept), hit, flags
 
 
 def _emit(
-    ys: Tensor,
-    idx: Tensor,
-    t_out: Tensor,
-    accept: Tensor,
-    t: Tensor,
-    t_new: Tensor,
-    dt: Tensor,
-    d: Tensor,
-    step: BatchedStep,
-    y: Tensor,
-    y1: Tensor,
-    ks: list[Tensor],
+    ys: Tensor, idx: Tensor, hit: Tensor, t_out: Tensor, a: Attempt, step: BatchedStep
 ) -> Tensor:
     """Write outputs for requested times in ``(t, t_new]`` of accepted samples into ``ys``.
 
-    ``ys``: ``(n, batch, *state)``, written in place; ``idx``: ``(batch,)`` next output index.
-    Returns the advanced ``idx``.
+    ``ys``: ``(n, batch, *state)``, written in place; ``idx``: ``(batch,)`` next output
+    index; ``hit``: samples whose next output lies in the step. Returns the advanced ``idx``.
     """
     n = t_out.shape[1]
+    d = torch.sign(t_out[:, -1] - t_out[:, 0])
     while True:
-        nxt = t_out.gather(1, idx.clamp(max=n - 1)[:, None]).squeeze(1)
-        hit = accept & (idx < n) & ((nxt - t_new) * d <= 0.0)
         rows = hit.nonzero().squeeze(1)
         if rows.numel() == 0:
             return idx
-        tau, t_r, dt_r = nxt[rows], t[rows], dt[rows]
-        at_end = _expand(tau == t_new[rows], y1)
-        inner = step.interpolate((tau - t_r) / dt_r, y[rows], y1[rows], [k[rows] for k in ks], dt_r)
-        ys.index_put_((idx[rows], rows), torch.where(at_end, y1[rows], inner))
+        tau = t_out[rows, idx[rows]]
+        t_r, t1_r, dt_r = a.t[rows], a.t_new[rows], a.dt[rows]
+        y1_r = a.y1[rows]
+        at_end = tau == t1_r
+        if bool(at_end.all()):  # outputs at step ends (e.g. the end time): no interpolation
+            values = y1_r
+        else:
+            theta = (tau - t_r) / dt_r
+            inner = step.interpolate(theta, a.y[rows], y1_r, [k[rows] for k in a.ks], dt_r)
+            values = torch.where(mask_to(at_end, y1_r), y1_r, inner)
+        ys.index_put_((idx[rows], rows), values)
         idx = idx + hit
+        nxt = t_out.gather(1, idx.clamp(max=n - 1)[:, None]).squeeze(1)
+        hit = a.accept & (idx < n) & ((nxt - a.t_new) * d <= 0.0)
 
 
 def integrate_independent(
@@ -220,113 +254,76 @@ def integrate_independent(
     k0: Tensor,
     t_out: Tensor,
     cfg: AdaptiveConfig,
+    compile_step: bool = False,
 ) -> IndependentResult:
     """Adaptive stepping with per-sample time, step size and accept/reject.
 
     Args:
         fld: the vector field with per-sample times.
         method: an adaptive method (embedded error estimate).
-        y0: ``(batch, *state)`` initial states; ``k0 = fld(t_out[:, 0], y0)``.
+        y0: ``(batch, *state)`` initial states; ``k0 = fld(t_out[:, 0], y0)`` (one call,
+            already made by the caller and charged here).
         t_out: ``(batch, n)`` float64 output times, each row strictly monotonic; row ``b``
             is solved from ``t_out[b, 0]`` to ``t_out[b, -1]``.
         cfg: tolerances, controller, first step and step budget (per sample).
+        compile_step: run each step attempt under ``torch.compile``.
 
     Returns:
         An :class:`IndependentResult`; failures are reported in ``status``, not raised.
     """
     batch, n = t_out.shape
     dev = y0.device
-    step = BatchedStep(method)
     ctrl = cfg.controller
-    q = method.error_exponent_order
-    force = method.interpolant_order < method.order - 1 or (
-        method.dense_weights is None and not method.fsal
-    )
     t0, t_end = t_out[:, 0].clone(), t_out[:, -1]
-    d = torch.sign(t_end - t0)
-    everyone = torch.ones(batch, dtype=torch.bool, device=dev)
+    calls = 1
+    nfe = torch.ones(batch, dtype=torch.int64, device=dev)
     if cfg.first_step is not None:
         h = torch.full((batch,), cfg.first_step, dtype=torch.float64, device=dev)
     else:
-        init_field = lambda tt, yy: fld(tt, yy, everyone)  # noqa: E731
-        h = per_sample_initial_step(init_field, t0, y0, k0, d, method.order, cfg.rtol, cfg.atol)
+        d = torch.sign(t_end - t0)
+        h = per_sample_initial_step(fld, t0, y0, k0, d, method.order, cfg.rtol, cfg.atol)
+        calls, nfe = calls + 1, nfe + 1
     h = h.clamp(ctrl.dt_min, ctrl.dt_max)
-    initial_step = h.clone()
     eps = float(np.finfo(np.float64).eps)
     h_floor = (8 * eps * torch.maximum(t0.abs(), t_end.abs())).clamp(min=ctrl.dt_min)
+    attempt = StepAttempt(method, fld, cfg, t_out, h_floor)
+    run = torch.compile(attempt, dynamic=False) if compile_step else attempt
 
     ys = torch.full((n, *y0.shape), float("nan"), dtype=y0.dtype, device=dev)
     ys[0] = y0
-    zeros_i = torch.zeros(batch, dtype=torch.int64, device=dev)
-    status, n_acc, n_rej, nonfinite = zeros_i.clone(), zeros_i.clone(), zeros_i.clone(), zeros_i
+    zeros = torch.zeros(batch, dtype=torch.int64, device=dev)
+    carry = Carry(
+        t=t0,
+        y=y0,
+        k=k0,
+        h=h,
+        prev_ratio=torch.ones(batch, dtype=torch.float64, device=dev),
+        rejected_last=torch.zeros(batch, dtype=torch.bool, device=dev),
+        status=zeros,
+        n_acc=zeros,
+        n_rej=zeros,
+        nonfinite=zeros,
+        nfe=nfe,
+        last_step=torch.full((batch,), float("nan"), dtype=torch.float64, device=dev),
+    )
     idx = torch.ones(batch, dtype=torch.int64, device=dev)
-    prev_ratio = torch.ones(batch, dtype=torch.float64, device=dev)
-    rejected_last = torch.zeros(batch, dtype=torch.bool, device=dev)
-    last_step = torch.full((batch,), float("nan"), dtype=torch.float64, device=dev)
-    t, y, k = t0, y0, k0
-    with torch.no_grad():
-        y_abs = y0.abs()
+    per_attempt = attempt.step.stages - 1 + (0 if attempt.step.fsal else 1)
     while True:
-        active = status == RUNNING
-        over = active & (n_acc + n_rej >= cfg.max_steps)
-        status = torch.where(over, MAX_STEPS, status)
-        active = active & ~over
-        if not bool(active.any()):
+        carry, tried, hit, flags = run(carry, idx)
+        calls += per_attempt
+        any_hit, running = flags.tolist()
+        if any_hit:
+            idx = _emit(ys, idx, hit, t_out, tried, attempt.step)
+        if not running:
             break
-        target = t_out.gather(1, idx.clamp(max=n - 1)[:, None]).squeeze(1) if force else t_end
-        remaining = (target - t) * d
-        land = active & (h >= remaining)
-        h_try = torch.where(active, torch.where(land, remaining, h), 0.0)
-        dt = d * h_try
-        t_new = torch.where(land, target, t + dt)
-        y1, ks, err = step(fld, t, y, dt, k, active)
-        with torch.no_grad():
-            y1_abs = y1.detach().abs()
-            ratio = scaled_ratio(err, y_abs, y1_abs, cfg.rtol, cfg.atol)
-        finite = torch.isfinite(ratio)
-        accept = active & finite & (ratio <= 1.0)
-        bad = active & ~finite
-        reject = active & finite & ~accept
-        n_acc = n_acc + accept
-        n_rej = n_rej + (bad | reject)
-        nonfinite = torch.where(bad, nonfinite + 1, torch.where(active, 0, nonfinite))
-
-        safe_ratio = torch.where(finite, ratio, 1.0)
-        fac = accept_factor(ctrl, safe_ratio, prev_ratio, q)
-        fac = torch.where(rejected_last, fac.clamp(max=1.0), fac)
-        h_acc = h_try * fac
-        h_acc = torch.where(land, torch.maximum(h_acc, h), h_acc).clamp(ctrl.dt_min, ctrl.dt_max)
-        h_rej = h_try * reject_factor(ctrl, safe_ratio.clamp(min=1.0), q)
-        h_new = torch.where(accept, h_acc, torch.where(bad, h_try * 0.25, h_rej))
-        h = torch.where(active, h_new, h)
-
-        fail_bad = bad & ((nonfinite > MAX_NONFINITE_RETRIES) | (h < h_floor))
-        fail_small = reject & (h < h_floor)
-        done = accept & land & (target == t_end)
-        status = torch.where(fail_bad, NONFINITE, status)
-        status = torch.where(fail_small, UNDERFLOW, status)
-        status = torch.where(done, SUCCESS, status)
-
-        idx = _emit(ys, idx, t_out, accept, t, t_new, dt, d, step, y, y1, ks)
-        prev_ratio = torch.where(accept, ratio.clamp(min=1e-4), prev_ratio)
-        rejected_last = torch.where(active, ~accept, rejected_last)
-        last_step = torch.where(accept, h_try, last_step)
-        m = _expand(accept, y)
-        y = torch.where(m, y1, y)
-        y_abs = torch.where(m, y1_abs, y_abs)
-        t = torch.where(accept, t_new, t)
-        if step.fsal:
-            k = torch.where(m, ks[-1], k)
-        else:
-            fresh = accept & (status == RUNNING)
-            if bool(fresh.any()):
-                k = torch.where(_expand(fresh, y), fld(t, y, fresh), k)
     return IndependentResult(
         ys=ys,
-        status=status,
-        n_accepted=n_acc,
-        n_rejected=n_rej,
-        t_reached=t,
-        initial_step=initial_step,
-        last_step=last_step,
+        status=carry.status,
+        nfe=carry.nfe,
+        calls=calls,
+        n_accepted=carry.n_acc,
+        n_rejected=carry.n_rej,
+        t_reached=carry.t,
+        initial_step=h,
+        last_step=carry.last_step,
     )

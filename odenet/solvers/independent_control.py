@@ -11,11 +11,13 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from .batched_step import expand_to
 from .controller import PIController
 
 __all__ = [
@@ -29,8 +31,9 @@ __all__ = [
 
 def per_sample_rms(x: Tensor) -> Tensor:
     """RMS over every dimension but the first: ``(batch, *state) -> (batch,)`` in float64."""
-    flat = x.reshape(x.shape[0], -1).to(torch.float64)
-    return flat.square().mean(dim=1).sqrt()
+    flat = x.reshape(x.shape[0], -1)
+    norm = torch.linalg.vector_norm(flat, dim=1, dtype=torch.float64)
+    return norm / math.sqrt(max(flat.shape[1], 1))
 
 
 def scaled_ratio(err: Tensor, y0_abs: Tensor, y1_abs: Tensor, rtol: float, atol: float) -> Tensor:
@@ -81,7 +84,7 @@ def per_sample_initial_step(
         d1 = per_sample_rms(f0 / scale)
         small = (d0 < 1e-5) | (d1 < 1e-5)
         h0 = torch.where(small, torch.full_like(d0, 1e-6), 0.01 * d0 / d1.clamp(min=1e-300))
-        step = _expand(direction * h0, y0).to(y0.dtype)
+        step = expand_to(direction * h0, y0)
         f1 = field(t0 + direction * h0, y0 + step * f0)
         d2 = per_sample_rms((f1 - f0) / scale) / h0
         dmax = torch.maximum(d1, d2)
@@ -91,8 +94,3 @@ def per_sample_initial_step(
             (0.01 / dmax.clamp(min=1e-300)) ** (1.0 / (order + 1)),
         )
         return torch.minimum(100 * h0, h1)
-
-
-def _expand(v: Tensor, like: Tensor) -> Tensor:
-    """``(batch,) -> (batch, 1, ..., 1)`` broadcasting against ``like``."""
-    return v.reshape(v.shape[0], *([1] * (like.dim() - 1)))

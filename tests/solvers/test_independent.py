@@ -225,6 +225,7 @@ def test_autograd_matches_closed_form_gradient() -> None:
         ({"batch_mode": "independent", "t": torch.tensor([[0.0, 1.0], [0.0, 0.0]])},
          ValueError, "strictly"),
         ({"batch_mode": "independent", "gradient": "adjoint"}, ValueError, "autograd"),
+        ({"compile_step": True}, ValueError, "compile_step=True applies"),
     ],
 )  # fmt: skip
 def test_bad_input_names_the_argument(kwargs: dict, err: type, match: str) -> None:
@@ -250,3 +251,17 @@ def test_float32_state_float64_time() -> None:
     assert sol.ys.dtype == torch.float32
     assert sol.sample_stats.t_reached.tolist() == [1000.0] * 3
     assert torch.allclose(sol.ys[-1], torch.full((3, 2), math.exp(-1.0)), rtol=1e-4)
+
+
+@pytest.mark.slow  # torch.compile takes ~10-15 s on one CPU core
+def test_compiled_step_equals_eager() -> None:
+    """compile_step=True (torch.compile of the step attempt) gives the eager result: the
+    same steps per sample and outputs equal up to the rounding of fused kernels."""
+    mu, y0 = hetero_batch()
+    t = torch.linspace(0.0, 3.0, 4, dtype=torch.float64)
+    kw = dict(method="tsit5", rtol=RTOL, atol=ATOL, batch_mode="independent")
+    eager = odenet.solve(vdp_batch(mu), y0, t, **kw)
+    compiled = odenet.solve(vdp_batch(mu), y0, t, compile_step=True, **kw)
+    assert torch.equal(compiled.sample_stats.n_accepted, eager.sample_stats.n_accepted)
+    assert torch.equal(compiled.sample_stats.nfe, eager.sample_stats.nfe)
+    assert torch.allclose(compiled.ys, eager.ys, rtol=1e-11, atol=1e-13)
