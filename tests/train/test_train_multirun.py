@@ -19,6 +19,7 @@ def test_two_job_sweep_and_summary(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
     assert out.count("odenet-train finished after epoch 1") == 2
+    assert "it/s]" not in out and "s/it]" not in out  # no progress bar when not a terminal
     summary = run_cli(
         ["-m", "odenet.train.sweep_summary", str(sweep_dir), "--metric", "test_nfe_forward"],
         cwd=tmp_path,
