@@ -7,7 +7,14 @@ that view.
 
 from __future__ import annotations
 
-from .errors import MaxStepsReached, NonFiniteState, OdenetError, SolverError, StepSizeUnderflow
+from .errors import (
+    MaxStepsReached,
+    NonFiniteState,
+    OdenetError,
+    SamplesFailed,
+    SolverError,
+    StepSizeUnderflow,
+)
 from .gradients import Adjoint, Autograd, Checkpoint, Reversible, SavedTensorMeter
 from .models import CNF, ConvResNet, LatentODE, MLPResNet, ODENet, ResidualBlock
 from .nn import (
@@ -28,7 +35,7 @@ from .nn import (
 )
 from .odeint import odeint, solve
 from .odeint_adjoint import odeint_adjoint
-from .solution import Solution, Stats
+from .solution import SampleStats, Solution, Stats
 from .solvers import (
     RK4,
     Bosh3,
@@ -85,6 +92,8 @@ __all__ = [
     "Reversible",
     "ReversibleHeun",
     "RungeKutta",
+    "SampleStats",
+    "SamplesFailed",
     "SavedTensorMeter",
     "Solution",
     "SolverError",
