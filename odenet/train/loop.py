@@ -136,7 +136,8 @@ def train_epoch(
     gradient_clip: float | None,
     desc: str,
 ) -> dict[str, float]:
-    """One pass over ``loader``; returns ``train_*`` means and mean NFE per batch."""
+    """One pass over ``loader``; returns ``train_*`` means and, for models with ODE blocks,
+    the mean function evaluations per batch of the forward and backward passes."""
     model.train()
     blocks = ode_blocks(model)
     total: dict[str, torch.Tensor] = {}
@@ -161,7 +162,8 @@ def train_epoch(
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
     out = _means(total, "train", info)
     n = max(batches, 1)
-    out.update(train_nfe_forward=nfe_f / n, train_nfe_backward=nfe_b / n)
+    if blocks:  # models without ODE blocks (ResNets) report no NFE
+        out.update(train_nfe_forward=nfe_f / n, train_nfe_backward=nfe_b / n)
     return out
 
 
@@ -169,7 +171,8 @@ def train_epoch(
 def evaluate(
     model: nn.Module, objective: Objective, loader: DataLoader, device: torch.device
 ) -> dict[str, float]:
-    """``test_*`` means over ``loader`` and the mean NFE per batch (this process only)."""
+    """``test_*`` means over ``loader`` and, for models with ODE blocks, the mean NFE per
+    batch (this process only)."""
     model.eval()
     blocks = ode_blocks(model)
     total: dict[str, torch.Tensor] = {}
@@ -180,7 +183,8 @@ def evaluate(
         _sum_stats(total, stats)
         batches += 1
     out = _means(total, "test", DistInfo())
-    out["test_nfe_forward"] = nfe / max(batches, 1)
+    if blocks:
+        out["test_nfe_forward"] = nfe / max(batches, 1)
     return out
 
 

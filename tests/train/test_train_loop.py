@@ -37,6 +37,7 @@ def test_params_count_matches_the_model(tmp_path: Path) -> None:
     result = train(cfg)
     state = load_checkpoint(tmp_path / "last.ckpt")["model"]
     assert result["params"] == sum(v.numel() for v in state.values())
+    assert "test_nfe_forward" not in result  # a ResNet has no ODE block to count
 
 
 def test_mlp_resnet_separates_two_moons(tmp_path: Path) -> None:

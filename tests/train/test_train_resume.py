@@ -100,6 +100,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_atomic_write_survives_a_kill_mid_write(tmp_path: Path) -> None:
     """A writer overwrites a 2 MB checkpoint in a loop and is killed at a random moment:
     the file on disk is always one complete version, never a torn one."""
