@@ -10,8 +10,10 @@ metrics record.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,22 +220,17 @@ def _check_data(cfg: DictConfig, data: Any) -> DataSplits:
 
 
 def _setup(cfg: DictConfig) -> tuple[DistInfo, torch.device, Path]:
-    device_name = str(cfg.trainer.device)
+    """Device, process group (under torchrun with ``trainer.distributed``) and the run
+    directory (rank 0's, so that every rank reads and writes the same place)."""
+    device = resolve_device(str(cfg.trainer.device), int(os.environ.get("LOCAL_RANK", 0)))
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    info = DistInfo()
     if bool(OmegaConf.select(cfg, "trainer.distributed", default=False)):
         if not launched_by_torchrun():
             log.warning("trainer.distributed=true outside torchrun: running one process")
-        wanted = (
-            "cuda"
-            if device_name.startswith("cuda")
-            or (device_name == "auto" and torch.cuda.is_available())
-            else "cpu"
-        )
-        info = init_distributed(
-            str(OmegaConf.select(cfg, "trainer.backend", default="auto")), wanted
-        )
-    else:
-        info = DistInfo()
-    device = resolve_device(device_name, info.local_rank)
+        backend = str(OmegaConf.select(cfg, "trainer.backend", default="auto"))
+        info = init_distributed(backend, device.type)
     run_dir = Path(broadcast_object(str(Path(str(cfg.run_dir)).resolve()), info))
     return info, device, run_dir
 
@@ -310,8 +307,6 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path,
 
 
 def _results(state: RunState, run_dir: Path, info: DistInfo, epochs_run: int, seconds: float):
-    import json
-
     result: dict[str, Any] = dict(state.history[-1]) if state.history else {"epoch": 0}
     result["params"] = sum(p.numel() for p in state.model.parameters() if p.requires_grad)
     result["wall_time_s"] = seconds

@@ -31,7 +31,10 @@ class MetricsLogger:
     """
 
     def __init__(
-        self, run_dir: str | Path, history: list[dict[str, Any]] | None = None, tensorboard=True
+        self,
+        run_dir: str | Path,
+        history: list[dict[str, Any]] | None = None,
+        tensorboard: bool = True,
     ) -> None:
         self.path = Path(run_dir) / METRICS_NAME
         self.history: list[dict[str, Any]] = list(history or [])

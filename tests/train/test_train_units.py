@@ -99,3 +99,11 @@ def test_time_series_batches_must_share_their_grid() -> None:
     batch = [times, torch.zeros(2, 2, 1), torch.ones(2, 2)]
     with pytest.raises(ValueError, match="share one time grid"):
         TimeSeries().loss(nn.Identity(), batch)
+
+
+def test_console_scripts_point_at_the_entry_functions() -> None:
+    from importlib.metadata import entry_points
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts["odenet-train"] == "odenet.train.cli:main"
+    assert scripts["odenet-sweep-summary"] == "odenet.train.sweep_summary:main"
