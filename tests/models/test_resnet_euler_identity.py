@@ -60,17 +60,26 @@ def test_mlp_resnet_is_euler(dtype: torch.dtype, depth: int, preactivation: bool
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_conv_resnet_stages_are_euler(dtype: torch.dtype) -> None:
+@pytest.mark.parametrize("preactivation", [False, True])
+def test_conv_resnet_stages_are_euler(dtype: torch.dtype, preactivation: bool) -> None:
     torch.manual_seed(0)
-    net = ConvResNet(2, 3, channels=(4, 6), blocks_per_stage=(3, 5), norm="none", scale="1/L").to(
-        dtype
-    )
+    net = ConvResNet(
+        2,
+        3,
+        channels=(4, 6),
+        blocks_per_stage=(3, 5),
+        norm="none",
+        scale="1/L",
+        preactivation=preactivation,
+    ).to(dtype)
     x = net.stem(torch.randn(2, 2, 8, 8, dtype=dtype))
     t = torch.tensor([0.0, 1.0], dtype=dtype)
     for i, stage in enumerate(net.stages):
         if i > 0:
             x = net.downsamples[i - 1](x)
-        field = DepthVaryingConvField(x.shape[1], n_basis=len(stage)).to(dtype)
+        field = DepthVaryingConvField(
+            x.shape[1], n_basis=len(stage), preactivation=preactivation
+        ).to(dtype)
         copy_branches_into(field, [b.branch for b in stage])
         ode_out = odeint(field, x, t, method="euler", step_size=1.0 / len(stage))[-1]
         x = stage(x)
