@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from omegaconf import OmegaConf
 from train_helpers import TINY_MLP, TINY_ODENET, compose_cfg
@@ -57,3 +58,16 @@ def test_seed_changes_the_run_and_fixes_it(tmp_path: Path) -> None:
         runs[name] = load_checkpoint(tmp_path / name / "last.ckpt")["model"]
     assert all(torch.equal(runs["a"][k], runs["b"][k]) for k in runs["a"])
     assert not all(torch.equal(runs["a"][k], runs["c"][k]) for k in runs["a"])
+
+
+def test_tensorboard_scalars_match_metrics_file(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard", reason="tensorboard is not installed (optional)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(compose_cfg([*TINY_MLP, "trainer.epochs=2", "trainer.tensorboard=true"], tmp_path))
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    logged = [(e.step, e.value) for e in events.Scalars("train_loss")]
+    expected = [(r["epoch"], r["train_loss"]) for r in read_metrics(tmp_path)]
+    assert [s for s, _ in logged] == [s for s, _ in expected]
+    assert [v for _, v in logged] == pytest.approx([v for _, v in expected], rel=1e-6)
