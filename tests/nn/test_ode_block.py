@@ -135,3 +135,14 @@ def test_gradient_strategy_passthrough_and_backward_nfe(gradient: str) -> None:
     tol = 1e-10 if gradient == "checkpoint" else 1e-3
     for a, b in zip(grads[None], grads[gradient], strict=True):
         assert (a - b).abs().max() <= tol * a.abs().max()
+
+
+def test_method_objects_work_like_names() -> None:
+    import odenet
+
+    torch.manual_seed(0)
+    field = MLPField(2, hidden=8)
+    x = torch.randn(3, 2)
+    by_name = ODEBlock(field, method="rk4", step_size=0.25)(x)
+    by_object = ODEBlock(field, method=odenet.RK4(), step_size=0.25)(x)
+    assert torch.equal(by_name, by_object)
