@@ -66,7 +66,9 @@ class SavedTensorMeter:
         else:
             entry[0] += 1
         self.packed += 1
-        return _Saved(self, tensor, key)
+        # a detached alias: holding the tensor itself would tie a saved output to its own
+        # grad_fn in a reference cycle, so graphs would outlive their use until gc runs
+        return _Saved(self, tensor.detach(), key)
 
     @staticmethod
     def _unpack(saved: _Saved) -> Tensor:

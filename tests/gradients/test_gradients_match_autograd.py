@@ -74,8 +74,18 @@ class TupleField(torch.nn.Module):
         return torch.tanh(x @ self.w) + v[:, None], -x.sum(-1) * self.a
 
 
-@pytest.mark.parametrize("gradient", ["checkpoint", "adjoint"])
-def test_tuple_state(gradient: str) -> None:
+TUPLE_CASES = [
+    ("checkpoint", {"method": "dopri5", "rtol": 1e-10, "atol": 1e-12}, 1e-10),
+    ("adjoint", {"method": "dopri5", "rtol": 1e-10, "atol": 1e-12}, 1e-7),
+    # second order, h = 1/2000: the gradient error is about 1e-7 here
+    ("reversible", {"method": "reversible_heun", "n_steps": 2000}, 1e-5),
+]
+
+
+@pytest.mark.parametrize(
+    ("gradient", "settings", "tol"), TUPLE_CASES, ids=[c[0] for c in TUPLE_CASES]
+)
+def test_tuple_state(gradient: str, settings: dict, tol: float) -> None:
     f = TupleField()
     g = torch.Generator().manual_seed(6)
     x0 = torch.randn(2, 3, generator=g, dtype=torch.float64, requires_grad=True)
@@ -85,13 +95,13 @@ def test_tuple_state(gradient: str) -> None:
     def grads(**kw: object) -> list[torch.Tensor]:
         for x in (x0, v0, t, *f.parameters()):
             x.grad = None
-        xs, vs = odenet.odeint(f, (x0, v0), t, method="dopri5", rtol=1e-10, atol=1e-12, **kw)
+        xs, vs = odenet.odeint(f, (x0, v0), t, **kw)
+        assert xs.shape == (3, 2, 3) and vs.shape == (3, 2)
         ((xs**2).sum() + (vs * torch.arange(3.0, dtype=vs.dtype)[:, None]).sum()).backward()
         return [x.grad.clone() for x in (x0, v0, t, *f.parameters())]
 
-    ref = grads()
-    got = grads(gradient=gradient)
-    tol = 1e-10 if gradient == "checkpoint" else 1e-7
+    ref = grads(method="dopri5", rtol=1e-10, atol=1e-12)
+    got = grads(gradient=gradient, **settings)
     for a, b in zip(got, ref, strict=True):
         assert torch.allclose(a, b, rtol=0, atol=tol), (a, b)
 
