@@ -22,9 +22,12 @@ ODE Solver for PyTorch", NeurIPS workshop 2022.
 
 from __future__ import annotations
 
+import types
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -217,6 +220,41 @@ class StepAttempt:
         return carry, Attempt(c.t, t_new, dt, c.y, y1, ks, accept), hit, flags
 
 
+#: compiled step attempts, one per (func, method): ``key -> (ref to func, compiled fn)``
+_COMPILED: OrderedDict[tuple[int, str], tuple[Callable[[], object], Callable[..., Any]]] = (
+    OrderedDict()
+)
+_COMPILED_MAX = 8
+
+
+def _ref(obj: object) -> Callable[[], object]:
+    try:
+        return weakref.ref(obj)
+    except TypeError:  # e.g. a bound method or a builtin: keep it alive while cached
+        return lambda: obj
+
+
+def compiled_attempt(func: object, method: RungeKutta) -> Callable[..., Any]:
+    """``torch.compile`` of :meth:`StepAttempt.__call__`, cached per ``(func, method)``.
+
+    Each entry compiles its own copy of the code object, so solves with another ``func``
+    or method never share (and never invalidate) a compilation: one compilation per pair
+    serves every later solve with the same shapes. At most ``_COMPILED_MAX`` are kept.
+    """
+    key = (id(func), method.name)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0]() is func:
+        _COMPILED.move_to_end(key)
+        return hit[1]
+    fn = StepAttempt.__call__
+    fresh = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__)
+    compiled = torch.compile(fresh, dynamic=False)
+    _COMPILED[key] = (_ref(func), compiled)
+    while len(_COMPILED) > _COMPILED_MAX:
+        _COMPILED.popitem(last=False)
+    return compiled
+
+
 def _emit(
     ys: Tensor, idx: Tensor, hit: Tensor, t_out: Tensor, a: Attempt, step: BatchedStep
 ) -> Tensor:
@@ -287,7 +325,11 @@ def integrate_independent(
     eps = float(np.finfo(np.float64).eps)
     h_floor = (8 * eps * torch.maximum(t0.abs(), t_end.abs())).clamp(min=ctrl.dt_min)
     attempt = StepAttempt(method, fld, cfg, t_out, h_floor)
-    run = torch.compile(attempt, dynamic=False) if compile_step else attempt
+    if compile_step:
+        compiled = compiled_attempt(fld.func, method)
+        run: Callable[[Carry, Tensor], Any] = lambda c, i: compiled(attempt, c, i)  # noqa: E731
+    else:
+        run = attempt
 
     ys = torch.full((n, *y0.shape), float("nan"), dtype=y0.dtype, device=dev)
     ys[0] = y0
@@ -299,10 +341,10 @@ def integrate_independent(
         h=h,
         prev_ratio=torch.ones(batch, dtype=torch.float64, device=dev),
         rejected_last=torch.zeros(batch, dtype=torch.bool, device=dev),
-        status=zeros,
-        n_acc=zeros,
-        n_rej=zeros,
-        nonfinite=zeros,
+        status=zeros,  # distinct tensors: aliased inputs would recompile a compiled step
+        n_acc=zeros.clone(),
+        n_rej=zeros.clone(),
+        nonfinite=zeros.clone(),
         nfe=nfe,
         last_step=torch.full((batch,), float("nan"), dtype=torch.float64, device=dev),
     )
