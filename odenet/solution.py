@@ -145,6 +145,11 @@ class Solution:
             ValueError: when the solve kept no dense output (``dense=False``) or a time
                 lies outside the solved span.
         """
+        if self.sample_status is not None:
+            raise ValueError(
+                "batch_mode='independent' keeps no dense output; request the times you need "
+                "as t (one row per sample: t of shape (batch, n_times))"
+            )
         if self.dense is None or not self.dense.steps:
             raise ValueError(
                 "this Solution has no dense output; call solve(..., dense=True) to keep it"

@@ -236,6 +236,13 @@ def test_bad_input_names_the_argument(kwargs: dict, err: type, match: str) -> No
         odenet.solve(lambda tt, y: -y, y0, t, **kwargs)
 
 
+def test_evaluate_says_no_dense_output() -> None:
+    sol = odenet.solve(lambda tt, y: -y, torch.ones(2, 1), torch.tensor([0.0, 1.0]),
+                       batch_mode="independent")  # fmt: skip
+    with pytest.raises(ValueError, match="no dense output; request the times"):
+        sol.evaluate(0.5)
+
+
 def test_tuple_state_rejected() -> None:
     with pytest.raises(TypeError, match="one tensor"):
         odenet.solve(lambda tt, y: (-y[0], -y[1]), (torch.ones(2, 1), torch.ones(2, 1)),
