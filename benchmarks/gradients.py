@@ -5,9 +5,10 @@ the MLP field dim -> 64 -> dim (tanh), batch 256 x dim 32, t in [0, 1], float32,
 thread; rk4 with 100 and with 1000 steps, and dopri5 at rtol=1e-6, atol=1e-8.
 
 For every row: median wall time of forward + backward (rows interleaved in rounds after a
-warm-up, so load on the shared machine hits them alike), evaluations of the field in the
-forward and in the backward pass (a call made by a backward pass is one evaluation plus,
-for adjoints, one vector-Jacobian product), bytes saved for backward (peak over forward +
+warm-up, so load on the shared machine hits them alike; 5 rounds for rk4 100, 3 for rk4
+1000, 15 for dopri5), evaluations of the field in the forward and in the backward pass (a
+call made by a backward pass is one evaluation plus, for adjoints, one vector-Jacobian
+product), bytes saved for backward (peak over forward +
 backward, measured with ``saved_tensors_hooks``, each storage counted once), and the
 relative L2 error of the gradient (w.r.t. y0 and all parameters) against float64 autograd on
 the same configuration and against the float64 exact gradient (odenet autograd through
@@ -280,12 +281,13 @@ COLUMNS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 timing rounds instead of 5")
+    parser.add_argument("--quick", action="store_true", help="2 timing rounds per case")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows: list[dict] = []
     for name, method, kw in CASES:
-        rounds = 2 if args.quick else (3 if kw.get("n_steps", 0) >= 1000 else 5)
+        # short solves are noisier on a shared machine: more rounds for them
+        rounds = 2 if args.quick else {100: 5, 1000: 3}.get(kw.get("n_steps", 0), 15)
         rows += measure_case(name, method, kw, rounds)
     table = markdown_table(rows, COLUMNS)
     path = write_results("gradients", rows, table)

@@ -125,7 +125,7 @@ class GradientStrategy:
     """
 
     name: ClassVar[str]
-    #: methods the strategy can run (``None``: every Runge--Kutta method of odenet)
+    #: whether ``event_fn`` (terminal events) can be combined with this strategy
     supports_events: ClassVar[bool] = False
 
     def check(self, method: object, event_fn: object) -> None:
