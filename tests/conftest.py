@@ -9,7 +9,9 @@ import torch
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return
-    skip_cuda = pytest.mark.skip(reason="no CUDA device on this machine (torch.cuda.is_available() is False)")
+    skip_cuda = pytest.mark.skip(
+        reason="no CUDA device on this machine (torch.cuda.is_available() is False)"
+    )
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip_cuda)
