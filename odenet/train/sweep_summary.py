@@ -53,15 +53,16 @@ def collect(multirun_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
             f"no {RESULTS_NAME} under {str(root)!r}: pass the folder of a multirun made by "
             "`odenet-train -m ...` (e.g. multirun/<name>/<date_time>)"
         )
-    rows = []
+    rows, overrides = [], []
     for job in jobs:
         with open(job / RESULTS_NAME) as f:
             result = json.load(f)
-        rows.append({"job": str(job.relative_to(root)), **_overrides(job), **result})
+        overrides.append(_overrides(job))
+        rows.append({"job": str(job.relative_to(root)), **overrides[-1], **result})
     keys: list[str] = []
-    for row in rows:
-        for key in _overrides(root / row["job"]):
-            if key not in keys and len({str(r.get(key)) for r in rows}) > 1:
+    for job_overrides in overrides:
+        for key in job_overrides:
+            if key not in keys and len({str(o.get(key)) for o in overrides}) > 1:
                 keys.append(key)
     return keys, rows
 
