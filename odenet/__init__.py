@@ -7,6 +7,8 @@ that view.
 
 from __future__ import annotations
 
+from . import convert
+from .convert import coarsen, ode_to_resnet, refine, register_block, resnet_to_ode
 from .errors import (
     MaxStepsReached,
     NonFiniteState,
@@ -101,7 +103,13 @@ __all__ = [
     "StepSizeUnderflow",
     "Tsit5",
     "__version__",
+    "coarsen",
+    "convert",
+    "ode_to_resnet",
     "odeint",
     "odeint_adjoint",
+    "refine",
+    "register_block",
+    "resnet_to_ode",
     "solve",
 ]
