@@ -4,8 +4,8 @@ Stem (3x3 conv, one stride-2 downsampling), one ODE block with a time-conditione
 convolutional field solved by RK4 (4 steps), head. Prints the test accuracy, the training
 time and the field evaluations per forward pass.
 
-Run: ``python examples/digits_odenet.py`` (25 epochs, under 90 s of training on one busy
-CPU core, reaching about 98% test accuracy); shorten with ``--epochs 1 --limit 256``.
+Run: ``python examples/digits_odenet.py`` (25 epochs, about 40 s of CPU time, 98-99% test
+accuracy over seeds 0-3); shorten with ``--epochs 1 --limit 256``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--channels", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--method", default="rk4")
     parser.add_argument("--step-size", type=float, default=0.25)
