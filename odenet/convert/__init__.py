@@ -6,6 +6,9 @@
 - ``refine(model, factor)``, ``coarsen(model, factor)``: resample the blocks along depth.
 - ``report(model, data)``: smoothness along depth and accuracy under other solvers.
 - ``register_block(cls, residual_fn)``: teach the converters a new block type.
+
+The ``odenet-convert`` command (``odenet.convert.cli``, config ``conf/convert.yaml``) runs
+``resnet_to_ode`` and ``report`` on a model trained by ``odenet-train``.
 """
 
 from __future__ import annotations

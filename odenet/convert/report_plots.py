@@ -40,8 +40,12 @@ def _depth_plot(plt, rep: ConversionReport, path: Path) -> Path:
         ax1.plot(depths, s.parameter_norms, marker=".", label=s.name)
         if s.relative_changes:
             ax2.plot(depths[:-1], s.relative_changes, marker=".", label=s.name)
-    ax1.set(xlabel="depth t = k / L", ylabel="||θ_k||", title="parameters along depth")
-    ax2.set(xlabel="depth t = k / L", ylabel="||θ_{k+1} - θ_k|| / ||θ_k||", yscale="log")
+    ax1.set(xlabel="depth t = k / L", ylabel=r"$\|\theta_k\|$", title="parameters along depth")
+    ax2.set(
+        xlabel="depth t = k / L",
+        ylabel=r"$\|\theta_{k+1} - \theta_k\| / \|\theta_k\|$",
+        yscale="log",
+    )
     ax2.set_title("relative change between blocks")
     ax1.legend(fontsize="small")
     fig.tight_layout()

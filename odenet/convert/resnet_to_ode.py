@@ -51,7 +51,9 @@ def check_eval_mode(model: nn.Module, caller: str) -> None:
             )
 
 
-def _ode_block(blocks: list[nn.Module], names: list[str], rule: BlockRule, cfg: _Settings):
+def _ode_block(
+    blocks: list[nn.Module], names: list[str], rule: BlockRule, cfg: _Settings
+) -> ODEBlock:
     field = InterpolatedResidualField(blocks, rule, cfg.interpolation, (0.0, 1.0), names)
     return ODEBlock(
         field,

@@ -26,7 +26,7 @@ from torch import nn
 from odenet.convert.field import InterpolatedResidualField
 from odenet.convert.registry import BlockRule
 from odenet.nn.ode_block import ODEBlock
-from odenet.solvers import get_method
+from odenet.solvers import ButcherTableau, get_method
 
 IDENTITY_TOLERANCE = 1e-12
 """A step factor ``h / h_L`` this close to 1 keeps the block unchanged."""
@@ -116,7 +116,9 @@ class RungeKuttaStep(nn.Module):
         return f"stages={len(self.b)}, h={self.h:.6g}"
 
 
-def _euler_blocks(field: InterpolatedResidualField, times: list[float], h: float):
+def _euler_blocks(
+    field: InterpolatedResidualField, times: list[float], h: float
+) -> list[nn.Module]:
     factor = h / field.step
     blocks = []
     for t in times:
@@ -130,7 +132,7 @@ def _euler_blocks(field: InterpolatedResidualField, times: list[float], h: float
     return blocks
 
 
-def _rk_step(field: nn.Module, t: float, h: float, tableau) -> RungeKuttaStep:
+def _rk_step(field: nn.Module, t: float, h: float, tableau: ButcherTableau) -> RungeKuttaStep:
     times = [t + ci * h for ci in tableau.c]
     unique = list(dict.fromkeys(times))
     if isinstance(field, InterpolatedResidualField):
