@@ -171,6 +171,7 @@ def odeint(
     event_fn: EventFn | None = None,
     gradient: object = None,
     batch_mode: str = "joint",
+    compile_step: bool = False,
 ) -> State | tuple[Tensor, State]:
     """Drop-in for ``torchdiffeq.odeint``: the solution at the times ``t``.
 
@@ -198,6 +199,7 @@ def odeint(
         gradient=gradient,
         dense=False,
         batch_mode=batch_mode,
+        compile_step=compile_step,
     )
     if event_fn is None:
         return sol.ys
