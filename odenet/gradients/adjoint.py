@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.autograd import Function
+from torch.autograd.function import once_differentiable
 
 from .._checks import check_method, check_tolerance, merge_options
 from ..solution import Solution
@@ -123,6 +124,7 @@ class _AdjointFunction(Function):
         return ys
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, grad_ys: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         run: _Run = ctx.run
         (ys,) = ctx.saved_tensors

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.autograd import Function
+from torch.autograd.function import once_differentiable
 
 from .._checks import check_options
 from ..solution import Solution, Stats
@@ -173,6 +174,7 @@ class _CheckpointFunction(Function):
         return torch.stack(raw.ys)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, grad_ys: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         rep: Replay = ctx.rep
         states = dict(zip(rep.kept, ctx.saved_tensors, strict=True))

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.autograd import Function
+from torch.autograd.function import once_differentiable
 
 from .._checks import fixed_grid, merge_options
 from ..solution import Solution, Stats
@@ -102,6 +103,7 @@ class _ReversibleFunction(Function):
         return torch.stack(outs)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, grad_ys: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         run: _Run = ctx.run
         y, z_n = ctx.saved_tensors

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.autograd import Function
+from torch.autograd.function import once_differentiable
 
 __all__ = ["attach_output_times", "attach_start_time", "wants_time_grad"]
 
@@ -44,6 +45,7 @@ class _StartTime(Function):
         return y0.view_as(y0)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor, None]:  # type: ignore[override]
         t0, y0 = ctx.saved_tensors
         grad_t0 = None
@@ -64,6 +66,7 @@ class _OutputTimes(Function):
         return ys.view_as(ys)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor, None]:  # type: ignore[override]
         t, ys = ctx.saved_tensors
         grad_t = None

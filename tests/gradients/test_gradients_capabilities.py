@@ -151,3 +151,12 @@ def test_solve_returns_stats_for_every_strategy() -> None:
         step_size=0.3,
     )
     assert sol.stats.n_accepted == 5  # grid 0, 0.3, 0.5 (output), 0.6, 0.9, 1.0
+
+
+@pytest.mark.parametrize(("gradient", "settings"), STRATEGIES[1:], ids=IDS[1:])
+def test_second_derivatives_are_refused_not_wrong(gradient: str, settings: dict) -> None:
+    y0 = initial_state().requires_grad_(True)
+    ys = odenet.odeint(TimeMLP(), y0, T, gradient=gradient, **settings)
+    (g,) = torch.autograd.grad(ys.square().sum(), y0, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        g.sum().backward()
