@@ -60,3 +60,31 @@ def test_hold_after_last_node_and_clamp() -> None:
     for kind in ("constant", "linear", "cubic"):
         assert _at(stacked, 1.0, kind) == float(stacked[-1, 0])
         assert _at(stacked, -0.5, kind) == float(stacked[0, 0])
+
+
+def test_batchnorm_statistics_interpolate_like_weights() -> None:
+    """Between nodes k/L and (k+1)/L, linear interpolation averages weights, BN affine
+    parameters and running statistics alike; integer buffers come from a node."""
+    from odenet.convert import resnet_to_ode
+    from odenet.models import ConvResNet
+    from tests.convert.resnets_for_tests import randomise_batchnorm
+
+    torch.manual_seed(0)
+    model = ConvResNet(2, 3, channels=(4,), blocks_per_stage=(5,), norm="batch")
+    randomise_batchnorm(model, torch.Generator().manual_seed(0))
+    model.eval()
+    field = resnet_to_ode(model, interpolation="linear").stages[0][0].field
+    blocks = list(model.stages[0])
+    k = 2
+    tensors, scalars = field.tensors_at((k + 0.5) / 5)
+    for name in (
+        "branch.0.weight",
+        "branch.1.weight",
+        "branch.1.running_mean",
+        "branch.4.running_var",
+    ):
+        a = blocks[k].state_dict()[name]
+        b = blocks[k + 1].state_dict()[name]
+        assert torch.allclose(tensors[name], (a + b) / 2, rtol=0, atol=1e-6), name
+    assert tensors["branch.1.num_batches_tracked"].dtype == torch.int64
+    assert float(scalars["scale"]) == pytest.approx(1 / 5)

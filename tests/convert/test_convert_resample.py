@@ -64,3 +64,28 @@ def test_resample_errors() -> None:
         coarsen(model, 3)
     with pytest.raises(ValueError, match="factor must be a positive int"):
         refine(model, 0)
+
+
+def test_refine_post_activation_blocks_is_euler_of_the_interpolated_ode() -> None:
+    """Blocks without a rescaling rule (torchvision-shaped) become ScaledResidual wrappers
+    ``x + (1/factor) r(x)``: L * factor Euler steps of the linearly interpolated field."""
+    from odenet.convert.unroll import ScaledResidual
+    from tests.convert.resnets_for_tests import (
+        BasicBlock,
+        TinyTorchvisionResNet,
+        randomise_batchnorm,
+    )
+
+    torch.manual_seed(1)
+    model = TinyTorchvisionResNet(BasicBlock, [3], [4])
+    randomise_batchnorm(model, torch.Generator().manual_seed(1))
+    model.eval()
+    fine = refine(model, 2)
+    assert len(fine.layer1) == 6
+    assert all(isinstance(b, ScaledResidual) and b.factor == 0.5 for b in fine.layer1)
+    ode = resnet_to_ode(model, interpolation="linear")
+    ode.layer1[0].step_size = 1 / 6
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        assert torch.allclose(fine(x), ode(x), rtol=0, atol=1e-5)
+        assert (fine(x) - model(x)).abs().max() > 1e-4  # a different network
