@@ -49,7 +49,7 @@ def _weighted(ks: Sequence[Tensor], coeffs: Coeffs) -> Tensor | None:
     (j0, a0), *rest = coeffs
     out = torch.mul(ks[j0], a0)
     for j, a in rest:
-        out = out.add(ks[j], alpha=a)
+        out.add_(ks[j], alpha=a)  # in place on a fresh tensor: safe under autograd
     return out
 
 
@@ -98,7 +98,7 @@ class BatchedStep:
         if y1 is None:
             y1 = torch.addcmul(y, dtb, _weighted(ks, self.b))  # type: ignore[arg-type]
         with torch.no_grad():
-            err = dtb * _weighted([k.detach() for k in ks], self.e)  # type: ignore[operator]
+            err = _weighted(ks, self.e).mul_(dtb)  # type: ignore[union-attr]
         return y1, ks, err
 
     def interpolate(

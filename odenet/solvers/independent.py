@@ -161,7 +161,7 @@ class StepAttempt:
         target = self._next_out(idx) if self.force else self.t_end
         remaining = (target - c.t) * d
         land = active & (c.h >= remaining)
-        h_try = torch.where(active, torch.where(land, remaining, c.h), 0.0)
+        h_try = torch.minimum(c.h, remaining).mul_(active)  # 0 for finished/failed samples
         dt = d * h_try
         t_new = torch.where(land, target, c.t + dt)
         y1, ks, err = self.step(self.field, c.t, c.y, dt, c.k)
@@ -201,7 +201,8 @@ class StepAttempt:
         else:  # one more evaluation, charged to the samples that moved on
             k = torch.where(m, self.field(t, y), c.k)
             nfe = nfe + (accept & (status == RUNNING))
-        hit = accept & (idx < self.t_out.shape[1]) & ((self._next_out(idx) - t_new) * d <= 0.0)
+        # an accepted sample still has outputs left (idx < n): the last one is its end time
+        hit = accept & ((self._next_out(idx) - t_new) * d <= 0.0)
         flags = torch.stack([hit.any(), (status == RUNNING).any()])
         carry = Carry(
             t=t,
