@@ -67,9 +67,10 @@ def test_cnf_density_short(tmp_path: Path) -> None:
 
 
 def test_annuli_short() -> None:
-    out = load_example("annuli").main(["--iters", "5", "--n", "64", "--hidden", "8"])
-    for key in ("plain", "augmented", "plain_test", "augmented_test"):
-        assert 0.0 <= out[key] <= 1.0
+    args = ["--iters", "40", "--n", "128", "--hidden", "16", "--method", "rk4"]
+    out = load_example("annuli").main([*args, "--step-size", "0.25"])
+    assert out["augmented"] >= 0.95  # the augmented ODE separates the classes quickly
+    assert 0.5 <= out["plain"] <= 1.0
 
 
 def test_digits_odenet_short() -> None:
