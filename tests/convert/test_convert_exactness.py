@@ -82,7 +82,7 @@ def test_conv_resnet_exact(preactivation: bool) -> None:
     ("block", "layers", "planes", "stages"),
     [
         (BasicBlock, [3, 4], [4, 8], [3, 3]),  # layer2: downsample block + 3 converted
-        (Bottleneck, [3, 3], [2, 4], [2, 2]),  # layer1.0 has a (1x1) downsample too
+        (Bottleneck, [4, 3], [2, 4], [3, 2]),  # layer1.0 has a (1x1) downsample too
     ],
 )
 def test_torchvision_shaped_exact(block, layers, planes, stages) -> None:
