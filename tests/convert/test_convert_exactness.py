@@ -64,13 +64,24 @@ def test_mlp_resnet_exact(options: dict) -> None:
     _check_exact_and_not_trivial(model, converted, torch.randn(32, 6, generator=g))
 
 
-@pytest.mark.parametrize("preactivation", [False, True])
-def test_conv_resnet_exact(preactivation: bool) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"norm": "batch"},
+        {"norm": "batch", "preactivation": True},
+        {"norm": "group", "scale": "1/sqrt(L)", "init": "fixup", "rezero": True},
+        {"norm": "none", "scale": "1", "stochastic_depth": 0.3},
+    ],
+)
+def test_conv_resnet_exact(options: dict) -> None:
     g = torch.Generator().manual_seed(2)
     torch.manual_seed(2)
-    model = ConvResNet(
-        3, 5, channels=(4, 8), blocks_per_stage=(3, 4), norm="batch", preactivation=preactivation
-    )
+    model = ConvResNet(3, 5, channels=(4, 8), blocks_per_stage=(3, 4), **options)
+    _randomise_rezero(model, g)
+    with torch.no_grad():  # fixup zeroes the last layer of each branch: make it count
+        for p in model.parameters():
+            if p.abs().max() == 0:
+                p.normal_(0.0, 0.3, generator=g)
     randomise_batchnorm(model, g)
     model.eval()
     converted = resnet_to_ode(model)
