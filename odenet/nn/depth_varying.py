@@ -4,8 +4,11 @@
 piecewise-constant basis with L pieces, ``W(t) = W_k`` on the k-th piece, so
 ``odeint(DepthVaryingMLPField(...), x, [0, 1], method="euler", step_size=1/L)`` is exactly
 the ResNet ``x <- x + (1/L) f_k(x)``, k = 0..L-1 (``odenet.models.MLPResNet`` with
-``scale="1/L"``). Over the Legendre/Fourier bases these are the Galerkin layers of
-Massaroli et al. 2020 ("Dissecting Neural ODEs").
+``scale="1/L"``). Layout: ``field.layers[i].weight[k]`` and ``.bias[k]`` are the
+coefficients of the i-th linear/conv layer on basis function k; copying the weighted layers
+of ResNet block k's ``branch`` (in call order) into slot k gives that identity (see
+``tests/models/test_resnet_euler_identity.py``). Over the Legendre/Fourier bases these
+are the Galerkin layers of Massaroli et al. 2020 ("Dissecting Neural ODEs").
 
 Initialisation: every coefficient of the local bases (piecewise constant, piecewise linear)
 is drawn like the corresponding ``nn.Linear``/``nn.Conv2d`` weight; for the spectral bases
