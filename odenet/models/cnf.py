@@ -25,26 +25,35 @@ from torch import nn
 from odenet.nn._checks import check_choice, check_positive_int
 from odenet.nn.mlp_field import MLPField
 from odenet.nn.ode_block import ODEBlock
-from odenet.nn.trace import exact_trace, hutchinson_trace, sample_noise
+from odenet.nn.trace import exact_trace, sample_noise, vjp
 
 
 class CNFDynamics(nn.Module):
-    """Augmented dynamics ``(z, Delta) -> (f(t, z), tr(df/dz))`` per sample.
+    """Augmented dynamics ``(z, Delta[, E_k, E_J]) -> (f, tr(df/dz)[, ||f||^2, ||eps^T J||^2])``.
 
-    Shapes: ``z: (batch, dim)``, ``Delta: (batch,)``. ``eps`` (like ``z``) selects the
-    Hutchinson estimate; ``eps=None`` the exact trace.
+    Shapes: ``z: (batch, dim)``, the other states ``(batch,)``. ``eps`` (like ``z``) selects
+    the Hutchinson trace; ``eps=None`` the exact trace. With ``regularise`` the state also
+    carries the kinetic energy and the Jacobian Frobenius estimate of Finlay et al. 2020
+    (``jacobian_eps`` is the probe of the latter; with the Hutchinson trace it is ``eps``
+    and costs no extra backward pass).
     """
 
-    def __init__(self, field: nn.Module, eps: torch.Tensor | None, create_graph: bool) -> None:
+    def __init__(
+        self,
+        field: nn.Module,
+        eps: torch.Tensor | None,
+        create_graph: bool,
+        jacobian_eps: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.field = field
         self.eps = eps
         self.create_graph = create_graph
+        self.jacobian_eps = jacobian_eps
 
-    def forward(
-        self, t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, t: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         z = state[0]
+        regularise = len(state) == 4
         with torch.enable_grad():
             if not z.requires_grad:
                 z = z.detach().requires_grad_(True)
@@ -52,10 +61,16 @@ class CNFDynamics(nn.Module):
             if self.eps is None:
                 tr = exact_trace(fz, z, self.create_graph)
             else:
-                tr = hutchinson_trace(fz, z, self.eps, self.create_graph)
+                g = vjp(fz, z, self.eps, self.create_graph)
+                tr = (g * self.eps).sum(1)
+            out = [fz, tr]
+            if regularise:
+                if self.eps is None:
+                    g = vjp(fz, z, self.jacobian_eps, self.create_graph)
+                out += [fz.pow(2).sum(1), g.pow(2).sum(1)]
         if not self.create_graph:
-            fz, tr = fz.detach(), tr.detach()
-        return fz, tr
+            out = [o.detach() for o in out]
+        return tuple(out)
 
 
 class CNF(nn.Module):
@@ -70,7 +85,8 @@ class CNF(nn.Module):
         method, rtol, atol, step_size, gradient: solver settings of the ``ODEBlock``
             ``self.ode`` (its ``nfe`` counts the last solve).
 
-    Methods: ``log_prob(x) -> (batch,)``, ``sample(n) -> (n, dim)``,
+    Methods: ``log_prob(x) -> (batch,)``, ``log_prob_and_regularisation(x)`` (adds the
+    kinetic and Jacobian regularisers of Finlay et al. 2020), ``sample(n) -> (n, dim)``,
     ``transform(z) -> x``; ``forward(x)`` is ``log_prob(x)``.
     """
 
@@ -110,12 +126,33 @@ class CNF(nn.Module):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """``log p(x)`` per sample (an unbiased estimate with ``trace="hutchinson"``)."""
+        return self._solve(x, regularise=False)[0]
+
+    def log_prob_and_regularisation(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``log p(x)`` and the regularisers of Finlay et al. 2020 (RNODE), all ``(batch,)``:
+        ``kinetic = int_0^t1 ||f||^2 dt`` and ``jacobian``, an unbiased estimate of
+        ``int_0^t1 ||df/dz||_F^2 dt``, integrated alongside the density."""
+        return self._solve(x, regularise=True)
+
+    def _solve(
+        self, x: torch.Tensor, regularise: bool
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         self._check(x, "x")
         eps = sample_noise(x, self.noise) if self.trace == "hutchinson" else None
-        dynamics = CNFDynamics(self.ode.field, eps, create_graph=torch.is_grad_enabled())
+        jac_eps = None
+        if regularise and eps is None:
+            jac_eps = sample_noise(x, self.noise)
+        dynamics = CNFDynamics(self.ode.field, eps, torch.is_grad_enabled(), jac_eps)
         t = torch.tensor(self.ode.t_span[::-1], dtype=x.dtype, device=x.device)
-        z, delta = self.ode.solve(dynamics, (x, x.new_zeros(x.shape[0])), t)
-        return self.base_log_prob(z[-1]) + delta[-1]
+        zeros = x.new_zeros(x.shape[0])
+        y0 = (x, zeros, zeros, zeros) if regularise else (x, zeros)
+        final = [s[-1] for s in self.ode.solve(dynamics, y0, t)]
+        log_p = self.base_log_prob(final[0]) + final[1]
+        # solved from t1 down to 0, so the integrals of positive rates come out negative
+        regs = {"kinetic": -final[2], "jacobian": -final[3]} if regularise else {}
+        return log_p, regs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.log_prob(x)
