@@ -7,7 +7,7 @@ that view.
 
 from __future__ import annotations
 
-from . import convert
+from . import convert, limits, sde
 from .convert import coarsen, ode_to_resnet, refine, register_block, resnet_to_ode
 from .errors import (
     MaxStepsReached,
@@ -37,6 +37,7 @@ from .nn import (
 )
 from .odeint import odeint, solve
 from .odeint_adjoint import odeint_adjoint
+from .sde import SDEBlock
 from .solution import SampleStats, Solution, Stats
 from .solvers import (
     RK4,
@@ -94,6 +95,7 @@ __all__ = [
     "Reversible",
     "ReversibleHeun",
     "RungeKutta",
+    "SDEBlock",
     "SampleStats",
     "SamplesFailed",
     "SavedTensorMeter",
@@ -105,11 +107,13 @@ __all__ = [
     "__version__",
     "coarsen",
     "convert",
+    "limits",
     "ode_to_resnet",
     "odeint",
     "odeint_adjoint",
     "refine",
     "register_block",
     "resnet_to_ode",
+    "sde",
     "solve",
 ]
