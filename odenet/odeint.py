@@ -77,8 +77,12 @@ def solve(
             and ``step_size, n_steps, max_num_steps`` (fixed). Unknown keys raise.
         event_fn: terminal event ``event_fn(t, y) -> 0-d tensor``; the solve stops where it
             changes sign, located on the dense output to float64 resolution in ``t``.
-        gradient: gradient strategy; ``None``/``"autograd"`` backpropagates through the
-            solver's operations.
+        gradient: gradient strategy (an object from :mod:`odenet.gradients` or its name):
+            ``None``/``"autograd"`` backpropagates through the solver's operations (memory
+            grows with the steps); ``"adjoint"`` solves the continuous adjoint backwards
+            (Chen et al. 2018); ``"checkpoint"`` stores about sqrt(n) states and replays the
+            steps (Chen et al. 2016); ``"reversible"`` with ``method="reversible_heun"``
+            reconstructs states exactly (Kidger et al. 2021).
         dense: keep every step for :meth:`Solution.evaluate`.
         batch_mode: ``"joint"`` (default): one time and step size for the whole batch,
             controlled by one error norm over all of it. ``"independent"``: every sample
