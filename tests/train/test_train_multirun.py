@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from train_helpers import TINY_ODENET, run_cli
+from train_helpers import TINY_MLP, TINY_ODENET, run_cli
 
 from odenet.train.sweep_summary import collect, summarize
 
@@ -63,3 +63,23 @@ def test_summary_keeps_only_swept_keys_and_checks_arguments(tmp_path: Path) -> N
         summarize(tmp_path, x="lr")
     with pytest.raises(FileNotFoundError, match=r"results\.json"):
         summarize(tmp_path / "empty")
+
+
+@pytest.mark.slow
+def test_parallel_launcher_preset_runs_two_jobs(tmp_path: Path) -> None:
+    pytest.importorskip(
+        "hydra_plugins.hydra_joblib_launcher",
+        reason="hydra-joblib-launcher is not installed (pip install 'odenet[launchers]')",
+    )
+    sweep_dir = tmp_path / "sweep"
+    args = ["-m", "odenet.train", "-m", "hydra/launcher=parallel", "model.depth=1,2"]
+    tiny = [o for o in TINY_MLP if not o.startswith("model.depth")]
+    proc = run_cli([*args, *tiny, "trainer.epochs=1", f"hydra.sweep.dir={sweep_dir}"], tmp_path)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    assert "Joblib.Parallel" in out  # the joblib launcher, not the basic one, ran the jobs
+    keys, rows = collect(sweep_dir)
+    assert keys == ["model.depth"] and len(rows) == 2, out
+    # depth 2 has one more residual block of width 8 than depth 1
+    params = {r["model.depth"]: r["params"] for r in rows}
+    assert params["2"] > params["1"]
