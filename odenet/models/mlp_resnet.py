@@ -36,7 +36,8 @@ class MLPResNet(nn.Module):
     activation only with ``preactivation``). With ``scale="1/L"`` the blocks are L Euler
     steps of ``DepthVaryingMLPField`` over the piecewise-constant basis.
 
-    Shapes: ``(batch, in_features) -> (batch, out_features)``.
+    Shapes: ``(batch, in_features) -> (batch, out_features)``; an input with more
+    dimensions, e.g. images ``(batch, 1, 8, 8)``, is flattened to ``(batch, in_features)``.
 
     Args:
         scale: ``"1"``, ``"1/L"``, ``"1/sqrt(L)"`` or a float (see ``branch_scale``).
@@ -89,4 +90,6 @@ class MLPResNet(nn.Module):
         apply_init(init, [b.branch for b in self.blocks], self.head, smooth_frequencies)
 
     def forward(self, x):
+        if x.dim() > 2:
+            x = x.flatten(1)
         return self.head(self.blocks(self.stem(x)))

@@ -71,3 +71,10 @@ def test_tensorboard_scalars_match_metrics_file(tmp_path: Path) -> None:
     expected = [(r["epoch"], r["train_loss"]) for r in read_metrics(tmp_path)]
     assert [s for s, _ in logged] == [s for s, _ in expected]
     assert [v for _, v in logged] == pytest.approx([v for _, v in expected], rel=1e-6)
+
+
+def test_mlp_resnet_learns_flattened_digits(tmp_path: Path) -> None:
+    """model=mlp_resnet composes with data=digits (images flattened to 64 features)."""
+    cfg = compose_cfg(["model=mlp_resnet", "model.depth=4", "trainer.epochs=3"], tmp_path)
+    metrics = train(cfg)
+    assert metrics["test_accuracy"] > 0.85
