@@ -101,6 +101,10 @@ def simulate_random_resnet(
     Cost: O(L S n^2) operations, S x n x n Gaussians per layer.
     """
     fn, homogeneous = _activation(phi)
+    if not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"n_seeds must be a positive int; got n_seeds={n_seeds!r}.")
+    if record_every is not None and (not isinstance(record_every, int) or record_every < 1):
+        raise ValueError(f"record_every must be a positive int or None; got {record_every!r}.")
     if renormalise and not homogeneous:
         raise ValueError(
             f"renormalise=True needs a positively homogeneous phi (linear, relu, abs); "

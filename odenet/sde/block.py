@@ -142,6 +142,8 @@ class SDEBlock(nn.Module):
         self.info: SDEMethodInfo = check_method(method, sde_type, noise_type)
         if not dt > 0:
             raise ValueError(f"dt must be > 0; got dt={dt}.")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise TypeError(f"seed must be an int or None; got seed={seed!r}.")
         if not t_span[0] < t_span[1]:
             raise ValueError(f"t_span must satisfy t0 < t1; got t_span={t_span}.")
         if adjoint_method is not None and not adjoint:

@@ -70,6 +70,8 @@ def test_branch_scale_names() -> None:
     assert branch_scale("1/L", 64) == 1 / 64 and branch_scale("1", 64) == 1.0
     with pytest.raises(ValueError, match="scaling must be one of"):
         branch_scale("1/L^2", 4)
+    with pytest.raises(ValueError, match="n_seeds must be a positive int"):
+        simulate_random_resnet(torch.ones(2), 2, "1", n_seeds=0)
     with pytest.raises(ValueError, match="renormalise=True needs"):
         simulate_random_resnet(torch.ones(2), 2, "1", n_seeds=2, phi="tanh", renormalise=True)
 

@@ -226,6 +226,8 @@ def test_unsupported_combinations_named_before_torchsde(kwargs: dict, match: str
 
 
 def test_bad_shapes_and_grids_are_named() -> None:
+    with pytest.raises(TypeError, match="seed must be an int or None"):
+        SDEBlock(OUDrift(1.0, 0.0), _const_diag(1.0), seed=1.5)
     block = SDEBlock(OUDrift(1.0, 0.0), _const_diag(1.0), method="euler")
     with pytest.raises(ValueError, match="y0 must be a tensor of shape"):
         block(torch.zeros(3))
