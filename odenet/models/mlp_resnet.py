@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import torch
 from torch import nn
 
 from odenet.models.branch_scale import branch_scale
@@ -89,7 +90,7 @@ class MLPResNet(nn.Module):
         self.head = nn.Sequential(*head, nn.Linear(width, out_features))
         apply_init(init, [b.branch for b in self.blocks], self.head, smooth_frequencies)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() > 2:
             x = x.flatten(1)
         return self.head(self.blocks(self.stem(x)))
