@@ -2,6 +2,14 @@
 
 Kept apart from :mod:`odenet.odeint` so the joint path stays as it is; ``solve`` calls
 :func:`solve_independent` after its own checks of ``func`` and ``y0``.
+
+Scope: adaptive methods, a tensor ``y0`` ``(batch, *state)``, no events, no
+``step_t``/``jump_t``/custom norm, no dense output (ask for the times as ``t``, one row
+per sample if they differ). Gradients: autograd through the masked steps (step-size
+control is not differentiated, as in the joint loop); adjoint and checkpoint strategies
+are not available here. Masking caveat: a sample whose rejected attempt produced NaN/inf
+has a zero output gradient there, but ``0 * NaN`` in ``func``'s backward can still make
+shared parameter gradients NaN -- such a sample fails (and raises) anyway.
 """
 
 from __future__ import annotations
