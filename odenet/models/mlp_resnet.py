@@ -7,10 +7,11 @@ import itertools
 import torch
 from torch import nn
 
+from odenet.limits.depth_mup import OPTIMIZERS, PARAMETRISATIONS, param_groups
 from odenet.models.branch_scale import branch_scale
 from odenet.models.residual_block import ResidualBlock
 from odenet.models.resnet_init import apply_init, survival_probs
-from odenet.nn._checks import check_positive_int
+from odenet.nn._checks import check_choice, check_positive_int
 from odenet.nn.activations import make_activation
 
 
@@ -28,6 +29,20 @@ def mlp_branch(
     return nn.Sequential(*layers)
 
 
+def _scale_for(parametrisation: str, scale: str | float | None) -> str | float:
+    """The branch scale of ``parametrisation``: ``scale`` (default ``"1/L"``) for the
+    standard one, ``"1/sqrt(L)"`` for Depth-muP (which admits no other ``scale``)."""
+    if parametrisation == "standard":
+        return "1/L" if scale is None else scale
+    if scale not in (None, "1/sqrt(L)"):
+        raise ValueError(
+            f"parametrisation='depth_mup' sets the branch multiplier 1/sqrt(L); got "
+            f"scale={scale!r}. Leave scale unset (None) or pass scale='1/sqrt(L)', or use "
+            "parametrisation='standard' for another scale."
+        )
+    return "1/sqrt(L)"
+
+
 class MLPResNet(nn.Module):
     """Fully connected ResNet: ``head(blocks(stem(x)))``.
 
@@ -41,12 +56,21 @@ class MLPResNet(nn.Module):
     dimensions, e.g. images ``(batch, 1, 8, 8)``, is flattened to ``(batch, in_features)``.
 
     Args:
-        scale: ``"1"``, ``"1/L"``, ``"1/sqrt(L)"`` or a float (see ``branch_scale``).
+        scale: ``"1"``, ``"1/L"``, ``"1/sqrt(L)"`` or a float (see ``branch_scale``);
+            ``None`` (default): ``"1/L"``, or ``"1/sqrt(L)"`` with ``"depth_mup"``.
         preactivation: activation first in each branch (He et al. 2016).
         rezero: learnable gain per block starting at 0 (Bachlechner et al. 2020).
         stochastic_depth: drop probability of the last block; block l survives with
             ``1 - (l / L) * stochastic_depth`` (Huang et al. 2016).
         init: ``"iid"``, ``"smooth"`` or ``"fixup"`` (see ``odenet.models.resnet_init``).
+        parametrisation: ``"standard"`` (``scale`` as given, default ``"1/L"``; one lr for
+            every parameter) or ``"depth_mup"`` (Depth-muP, Yang, Yu, Zhu & Hayou 2023,
+            "Tensor Programs VI", arXiv:2310.02244): branch multiplier ``1/sqrt(L)`` (so
+            ``scale`` must be ``None`` or ``"1/sqrt(L)"``), the default depth-independent
+            initialisation, and residual-block lr ``eta`` for SGD, ``eta / sqrt(L)`` for
+            Adam, stem and head lr ``eta``: see :meth:`optimizer_param_groups` and
+            ``odenet.limits.depth_mup`` (rule, derivation). The rule is derived for one-layer
+            blocks (``num_hidden_layers=0, preactivation=True``).
     """
 
     def __init__(
@@ -58,12 +82,13 @@ class MLPResNet(nn.Module):
         hidden: int | None = None,
         num_hidden_layers: int = 1,
         activation: str = "relu",
-        scale: str | float = "1/L",
+        scale: str | float | None = None,
         preactivation: bool = False,
         rezero: bool = False,
         stochastic_depth: float = 0.0,
         init: str = "iid",
         smooth_frequencies: int = 2,
+        parametrisation: str = "standard",
     ) -> None:
         super().__init__()
         check_positive_int("in_features", in_features)
@@ -72,8 +97,9 @@ class MLPResNet(nn.Module):
         check_positive_int("depth", depth)
         hidden = width if hidden is None else check_positive_int("hidden", hidden)
         self.depth = depth
+        self.parametrisation = check_choice("parametrisation", parametrisation, PARAMETRISATIONS)
         self.stem = nn.Linear(in_features, width)
-        s = branch_scale(scale, depth)
+        s = branch_scale(_scale_for(parametrisation, scale), depth)
         probs = survival_probs(depth, stochastic_depth)
         self.blocks = nn.Sequential(
             *(
@@ -89,6 +115,18 @@ class MLPResNet(nn.Module):
         head: list[nn.Module] = [make_activation(activation)] if preactivation else []
         self.head = nn.Sequential(*head, nn.Linear(width, out_features))
         apply_init(init, [b.branch for b in self.blocks], self.head, smooth_frequencies)
+
+    def optimizer_param_groups(self, lr: float, optimizer: str) -> list[dict]:
+        """Parameter groups for ``torch.optim`` with base lr ``lr`` (``optimizer``: ``"sgd"``
+        or ``"adam"``): one group of every parameter for ``"standard"``; for ``"depth_mup"``
+        the groups of ``odenet.limits.depth_mup.param_groups`` (stem and head at ``lr``,
+        blocks at ``lr`` for SGD and ``lr / sqrt(L)`` for Adam)."""
+        check_choice("optimizer", optimizer, OPTIMIZERS)
+        if self.parametrisation == "standard":
+            if not lr > 0:
+                raise ValueError(f"lr must be > 0; got lr={lr!r}.")
+            return [{"params": list(self.parameters()), "lr": lr}]
+        return param_groups(self, lr, optimizer=optimizer, parametrisation=self.parametrisation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() > 2:

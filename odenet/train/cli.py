@@ -22,6 +22,8 @@ def _summary(result: dict) -> str:
     parts = [f"{k}={result[k]:.4f}" for k in keys]
     parts.append(f"params={result['params']}")
     parts.append(f"time={result['wall_time_s']:.1f}s")
+    if result.get("diverged"):
+        return f"odenet-train stopped in epoch {result['epoch']}: diverged, " + " ".join(parts)
     return f"odenet-train finished after epoch {result['epoch']}: " + " ".join(parts)
 
 

@@ -45,6 +45,7 @@ from odenet.train.distributed import (
 )
 from odenet.train.metrics import MetricsLogger
 from odenet.train.objectives import Objective, objective_for
+from odenet.train.optim_params import optimizer_params
 from odenet.train.seeding import rng_state, seed_everything, set_rng_state
 from odenet.train.validate import ConfigError, validate_config
 
@@ -151,7 +152,7 @@ def train_epoch(
         nfe_f += _nfe(blocks, "nfe_forward")
         if not torch.isfinite(loss):
             raise FloatingPointError(
-                f"training loss is {float(loss)} at {desc}; lower optim.optimizer.lr or "
+                f"training loss is {float(loss.detach())} at {desc}; lower optim.optimizer.lr or "
                 "tighten solver.rtol/atol"
             )
         loss.backward()
@@ -192,7 +193,8 @@ def evaluate(
 
 def _build(cfg: DictConfig, device: torch.device) -> RunState:
     model = instantiate(cfg.model).to(device)
-    optimizer = instantiate(cfg.optim.optimizer)(params=model.parameters())
+    factory = instantiate(cfg.optim.optimizer)
+    optimizer = factory(params=optimizer_params(model, factory))
     sched_cfg = OmegaConf.select(cfg, "optim.scheduler")
     scheduler = None if sched_cfg is None else instantiate(sched_cfg)(optimizer=optimizer)
     return RunState(model, optimizer, scheduler)
@@ -241,6 +243,16 @@ def _record(epoch: int, stats: dict[str, float], state: RunState, seconds: float
     return record
 
 
+def _record_divergence(state: RunState, logger: MetricsLogger | None, reason: str) -> None:
+    """End a diverged run: a last record with ``train_loss = inf`` and ``diverged = True``
+    (e.g. a too-large lr in a learning-rate sweep); no checkpoint is written for it."""
+    record = {"epoch": state.epoch + 1, "train_loss": math.inf, "diverged": True}
+    state.history.append(record)
+    if logger is not None:
+        logger.log(record)
+    log.warning("%s; run stopped (trainer.on_nonfinite_loss=stop)", reason)
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train the model described by ``cfg``; returns the final metrics.
 
@@ -248,7 +260,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ``test_accuracy`` for classification, mean NFE per batch, ...), plus ``params`` (number
     of trainable parameters), ``wall_time_s``, ``epochs_run`` (in this call) and ``run_dir``.
     Written to ``run_dir``: ``last.ckpt``, ``metrics.jsonl``, ``config.yaml``,
-    ``results.json`` (rank 0 only under DDP).
+    ``results.json`` (rank 0 only under DDP). A non-finite training loss raises
+    ``FloatingPointError``, or with ``trainer.on_nonfinite_loss=stop`` ends the run with a
+    last record ``{"train_loss": inf, "diverged": True}`` (for learning-rate sweeps).
     """
     start = time.perf_counter()
     validate_config(cfg)
@@ -289,7 +303,15 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path,
         t0 = time.perf_counter()
         sampler.set_epoch(state.epoch)
         desc = f"epoch {state.epoch + 1}/{cfg.trainer.epochs}"
-        stats = train_epoch(net, objective, train_loader, state.optimizer, device, info, clip, desc)
+        try:
+            stats = train_epoch(
+                net, objective, train_loader, state.optimizer, device, info, clip, desc
+            )
+        except FloatingPointError as exc:
+            if OmegaConf.select(cfg, "trainer.on_nonfinite_loss", default="raise") == "raise":
+                raise
+            _record_divergence(state, logger, str(exc))
+            break
         stats.update(evaluate(state.model, objective, test_loader, device))
         if state.scheduler is not None:
             state.scheduler.step()

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from odenet.train.device import check_device
 
 REQUIRED_KEYS = ("seed", "run_dir", "data", "model", "optim", "trainer")
+NONFINITE_POLICIES = ("raise", "stop")
 
 
 class ConfigError(ValueError):
@@ -91,6 +92,20 @@ def _check_reversible_pair(cfg: DictConfig) -> None:
         )
 
 
+def _check_nonfinite_policy(cfg: DictConfig) -> None:
+    """``trainer.on_nonfinite_loss``: ``raise`` (default) or ``stop`` (one process only)."""
+    policy = OmegaConf.select(cfg, "trainer.on_nonfinite_loss", default="raise")
+    if policy not in NONFINITE_POLICIES:
+        raise ConfigError(
+            f"trainer.on_nonfinite_loss must be one of {NONFINITE_POLICIES}; got {policy!r}"
+        )
+    if policy == "stop" and OmegaConf.select(cfg, "trainer.distributed", default=False):
+        raise ConfigError(
+            "trainer.on_nonfinite_loss=stop needs one process (ranks would stop at different "
+            "steps); use trainer.on_nonfinite_loss=raise with trainer.distributed=true"
+        )
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first invalid value of ``cfg``."""
     missing = [k for k in REQUIRED_KEYS if k not in cfg]
@@ -116,3 +131,4 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError(f"resume must be true or false; got resume={resume!r}")
     _check_data_root(cfg)
     _check_reversible_pair(cfg)
+    _check_nonfinite_policy(cfg)
