@@ -10,7 +10,8 @@ Workloads (CPU, one thread):
 Methods dopri5 and tsit5 at rtol=1e-6, atol=1e-8. Rows: odenet joint, odenet independent
 (eager and ``compile_step=True``), torchode (``AutoDiffAdjoint`` + ``IntegralController``,
 eager and ``torch.compile(solver.solve)``), torchdiffeq (dopri5 only). Each row: median
-wall time of the repeats after a warm-up (compile time reported separately), batched
+wall time of the repeats, taken round-robin over the rows after a warm-up of each
+(compile time reported separately), batched
 calls of ``func``, total per-sample evaluations, and the max error at the end time against
 a float64 reference (torchdiffeq dopri8, rtol=1e-12, atol=1e-14).
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -39,7 +41,7 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, median_time, write_results
+from common import markdown_table, write_results
 
 import odenet
 
@@ -207,15 +209,25 @@ def torchdiffeq_runs(w: Workload, method: str) -> list[Run]:
 
 
 def measure(w: Workload, method: str, repeats: int, compile_: bool) -> list[dict]:
+    """Warm every run (compiling where asked), then time them round-robin: on a shared
+    machine, load swings then hit every row alike instead of whichever ran during them."""
     runs = odenet_runs(w, method, compile_)
     runs += torchode_runs(w, method, compile_) + torchdiffeq_runs(w, method)
-    rows = []
-    for run in runs:
-        with torch.no_grad():
+    first, outs = [], []
+    times: list[list[float]] = [[] for _ in runs]
+    with torch.no_grad():
+        for run in runs:
             start = time.perf_counter()
-            y1, calls, evals = run.fn()  # warm-up (and compilation)
-            first = time.perf_counter() - start
-            seconds = median_time(run.fn, repeats=repeats, warmup=0)
+            outs.append(run.fn())
+            first.append(time.perf_counter() - start)
+        for _ in range(repeats):
+            for i, run in enumerate(runs):
+                start = time.perf_counter()
+                run.fn()
+                times[i].append(time.perf_counter() - start)
+    rows = []
+    for run, (y1, calls, evals), t_first, ts in zip(runs, outs, first, times, strict=True):
+        seconds = statistics.median(ts)
         err = float((y1.double() - w.ref).abs().max())
         row = {
             "workload": w.name,
@@ -223,7 +235,7 @@ def measure(w: Workload, method: str, repeats: int, compile_: bool) -> list[dict
             "library": run.library,
             "mode": run.mode,
             "time_ms": 1e3 * seconds,
-            "compile_s": first - seconds if run.compiled else None,
+            "compile_s": t_first - seconds if run.compiled else None,
             "calls": calls,
             "evals": evals,
             "error": err,
@@ -251,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="odenet batched-solve benchmark")
     parser.add_argument("--quick", action="store_true", help="vdp only, 3 repeats")
     parser.add_argument("--no-compile", action="store_true", help="skip compiled rows")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     repeats = 3 if args.quick else args.repeats
