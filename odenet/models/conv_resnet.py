@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from odenet.models.branch_scale import branch_scale
+from odenet.models.parametrisation import parametrised_scale, stack_param_groups
 from odenet.models.residual_block import ResidualBlock
 from odenet.models.resnet_init import apply_init, survival_probs
 from odenet.nn._checks import check_positive_int
@@ -62,6 +63,10 @@ class ConvResNet(nn.Module):
     - ``head``: [activation,] global average pooling, ``Linear(channels[-1], num_classes)``.
 
     Stochastic depth decays linearly over all blocks of all stages (Huang et al. 2016).
+    ``scale=None`` (default) is ``"1/L"``. ``parametrisation="depth_mup"`` (Depth-muP, Yang et
+    al. 2023; see ``odenet.models.parametrisation``) sets each stage's scale to
+    ``1/sqrt(L_i)`` and :meth:`optimizer_param_groups` gives stage i the lr ``lr / sqrt(L_i)``
+    with Adam (``lr`` with SGD) and stem, downsampling and head ``lr``.
     Shapes: ``(B, in_channels, H, W) -> (B, num_classes)``.
     """
 
@@ -74,12 +79,13 @@ class ConvResNet(nn.Module):
         kernel_size: int = 3,
         activation: str = "relu",
         norm: str = "batch",
-        scale: str | float = "1/L",
+        scale: str | float | None = None,
         preactivation: bool = False,
         rezero: bool = False,
         stochastic_depth: float = 0.0,
         init: str = "iid",
         smooth_frequencies: int = 2,
+        parametrisation: str = "standard",
     ) -> None:
         super().__init__()
         check_positive_int("in_channels", in_channels)
@@ -93,6 +99,8 @@ class ConvResNet(nn.Module):
             )
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd to keep H, W; got {kernel_size}.")
+        scale = parametrised_scale(parametrisation, scale)
+        self.parametrisation = parametrisation
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, channels[0], 3, padding=1), make_activation(activation)
         )
@@ -121,6 +129,13 @@ class ConvResNet(nn.Module):
             apply_init(
                 init, [b.branch for b in stage], self.head if last else None, smooth_frequencies
             )
+
+    def optimizer_param_groups(self, lr: float, optimizer: str) -> list[dict]:
+        """Parameter groups for ``torch.optim`` (``optimizer``: ``"sgd"`` or ``"adam"``): one
+        group at ``lr`` for ``"standard"``; for ``"depth_mup"`` stem, downsampling and head at
+        ``lr`` and group ``"stage_i"`` at ``lr`` (SGD) or ``lr / sqrt(L_i)`` (Adam)."""
+        stacks = {f"stage_{i}": stage for i, stage in enumerate(self.stages)}
+        return stack_param_groups(self, stacks, lr, optimizer, self.parametrisation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

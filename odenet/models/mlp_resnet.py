@@ -7,11 +7,11 @@ import itertools
 import torch
 from torch import nn
 
-from odenet.limits.depth_mup import OPTIMIZERS, PARAMETRISATIONS, param_groups
 from odenet.models.branch_scale import branch_scale
+from odenet.models.parametrisation import parametrised_scale, stack_param_groups
 from odenet.models.residual_block import ResidualBlock
 from odenet.models.resnet_init import apply_init, survival_probs
-from odenet.nn._checks import check_choice, check_positive_int
+from odenet.nn._checks import check_positive_int
 from odenet.nn.activations import make_activation
 
 
@@ -27,20 +27,6 @@ def mlp_branch(
             layers.append(make_activation(activation))
         layers.append(nn.Linear(a, b))
     return nn.Sequential(*layers)
-
-
-def _scale_for(parametrisation: str, scale: str | float | None) -> str | float:
-    """The branch scale of ``parametrisation``: ``scale`` (default ``"1/L"``) for the
-    standard one, ``"1/sqrt(L)"`` for Depth-muP (which admits no other ``scale``)."""
-    if parametrisation == "standard":
-        return "1/L" if scale is None else scale
-    if scale not in (None, "1/sqrt(L)"):
-        raise ValueError(
-            f"parametrisation='depth_mup' sets the branch multiplier 1/sqrt(L); got "
-            f"scale={scale!r}. Leave scale unset (None) or pass scale='1/sqrt(L)', or use "
-            "parametrisation='standard' for another scale."
-        )
-    return "1/sqrt(L)"
 
 
 class MLPResNet(nn.Module):
@@ -97,9 +83,9 @@ class MLPResNet(nn.Module):
         check_positive_int("depth", depth)
         hidden = width if hidden is None else check_positive_int("hidden", hidden)
         self.depth = depth
-        self.parametrisation = check_choice("parametrisation", parametrisation, PARAMETRISATIONS)
+        s = branch_scale(parametrised_scale(parametrisation, scale), depth)
+        self.parametrisation = parametrisation
         self.stem = nn.Linear(in_features, width)
-        s = branch_scale(_scale_for(parametrisation, scale), depth)
         probs = survival_probs(depth, stochastic_depth)
         self.blocks = nn.Sequential(
             *(
@@ -119,14 +105,10 @@ class MLPResNet(nn.Module):
     def optimizer_param_groups(self, lr: float, optimizer: str) -> list[dict]:
         """Parameter groups for ``torch.optim`` with base lr ``lr`` (``optimizer``: ``"sgd"``
         or ``"adam"``): one group of every parameter for ``"standard"``; for ``"depth_mup"``
-        the groups of ``odenet.limits.depth_mup.param_groups`` (stem and head at ``lr``,
-        blocks at ``lr`` for SGD and ``lr / sqrt(L)`` for Adam)."""
-        check_choice("optimizer", optimizer, OPTIMIZERS)
-        if self.parametrisation == "standard":
-            if not lr > 0:
-                raise ValueError(f"lr must be > 0; got lr={lr!r}.")
-            return [{"params": list(self.parameters()), "lr": lr}]
-        return param_groups(self, lr, optimizer=optimizer, parametrisation=self.parametrisation)
+        stem and head at ``lr``, the blocks (group ``"hidden_blocks"``) at ``lr`` for SGD and
+        ``lr / sqrt(L)`` for Adam (``odenet.models.parametrisation.stack_param_groups``)."""
+        stacks = {"hidden_blocks": self.blocks}
+        return stack_param_groups(self, stacks, lr, optimizer, self.parametrisation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() > 2:

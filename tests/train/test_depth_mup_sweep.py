@@ -12,7 +12,7 @@ import pytest
 import torch
 from train_helpers import compose_cfg, run_cli
 
-from odenet.models import MLPResNet
+from odenet.models import ConvResNet, MLPResNet
 from odenet.train import ConfigError, train
 from odenet.train.loop import _build
 from odenet.train.sweep_summary import best_rows, collect, main, summarize
@@ -38,6 +38,21 @@ def test_depth_mup_multiplier_and_lr_groups(depth: int) -> None:
     outer = _param_ids(adam[0]["params"])
     assert outer == _param_ids(net.stem.parameters()) | _param_ids(net.head.parameters())
     assert not outer & _param_ids(adam[1]["params"])
+
+
+def test_conv_resnet_depth_mup_counts_each_stage(tmp_path: Path) -> None:
+    """Stages of 4 and 16 blocks: scales 1/2 and 1/4, Adam lrs lr/2 and lr/4, the rest at
+    lr; ``odenet-train`` builds the same groups for ``model=conv_resnet``."""
+    net = ConvResNet(1, 3, channels=(2, 3), blocks_per_stage=(4, 16), parametrisation="depth_mup")
+    assert [{b.scale for b in stage} for stage in net.stages] == [{0.5}, {0.25}]
+    groups = net.optimizer_param_groups(0.1, "adam")
+    assert [g["lr"] for g in groups] == pytest.approx([0.1, 0.05, 0.025])
+    assert sum(len(g["params"]) for g in groups) == len(list(net.parameters()))
+    assert _param_ids(groups[2]["params"]) == _param_ids(net.stages[1].parameters())
+    assert [b.scale for b in ConvResNet(1, 3, blocks_per_stage=(4, 2)).stages[0]] == [0.25] * 4
+    over = ["model=conv_resnet", "model.parametrisation=depth_mup", "optim.optimizer.lr=0.01"]
+    state = _build(compose_cfg(over, tmp_path), "cpu")
+    assert [g["lr"] for g in state.optimizer.param_groups] == pytest.approx([0.01, 0.01 / 6**0.5])
 
 
 def test_standard_parametrisation_is_unchanged() -> None:
