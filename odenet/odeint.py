@@ -95,7 +95,9 @@ def solve(
             :class:`~odenet.errors.SamplesFailed` when some samples fail.
         compile_step: with ``batch_mode="independent"``, run each step attempt (stages,
             control, masking; ``func`` included) under ``torch.compile``. Pays on long
-            solves; the first call compiles (seconds) and ``func`` must be traceable.
+            solves; the first call compiles (seconds), later solves with the same ``func``
+            object and method reuse it; ``func`` must be traceable (no Python side
+            effects such as call counters, which would force recompilation).
 
     Returns:
         A :class:`~odenet.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
