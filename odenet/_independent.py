@@ -6,8 +6,11 @@ Kept apart from :mod:`odenet.odeint` so the joint path stays as it is; ``solve``
 Scope: adaptive methods, a tensor ``y0`` ``(batch, *state)``, no events, no
 ``step_t``/``jump_t``/custom norm, no dense output (ask for the times as ``t``, one row
 per sample if they differ). Gradients: autograd through the masked steps (step-size
-control is not differentiated, as in the joint loop); adjoint and checkpoint strategies
-are not available here. Masking caveat: a sample whose rejected attempt produced NaN/inf
+control is not differentiated, as in the joint loop), or ``gradient="checkpoint"``:
+per-step checkpointing (``torch.utils.checkpoint``), which saves each step's inputs
+(``O(n_steps)`` states) and recomputes its stages and ``func`` activations in backward --
+no ``sqrt(n)`` state budget as in the joint mode's Checkpoint. The adjoint is not
+available here. Masking caveat: a sample whose rejected attempt produced NaN/inf
 has a zero output gradient there, but ``0 * NaN`` in ``func``'s backward can still make
 shared parameter gradients NaN -- such a sample fails (and raises) anyway.
 """
@@ -126,11 +129,21 @@ def _check_supported(
             "event_fn is not supported with batch_mode='independent'; use batch_mode='joint'"
         )
     name = getattr(gradient, "name", gradient)
-    if gradient is not None and name != "autograd":
+    if gradient is not None and name not in ("autograd", "checkpoint"):
         raise ValueError(
-            f"batch_mode='independent' supports gradient=None or 'autograd' only; got "
-            f"gradient={gradient!r}. Use batch_mode='joint' for adjoint/checkpoint gradients"
+            f"batch_mode='independent' supports gradient=None, 'autograd' or 'checkpoint'; "
+            f"got gradient={gradient!r}. Use batch_mode='joint' for the adjoint"
         )
+    if name == "checkpoint" and getattr(gradient, "budget", None) is not None:
+        raise ValueError(
+            f"batch_mode='independent' checkpoints every step (no state budget); got "
+            f"gradient={gradient!r}. Pass gradient='checkpoint', or batch_mode='joint' "
+            "for a budget"
+        )
+
+
+def _wants_checkpoint(gradient: object) -> bool:
+    return getattr(gradient, "name", gradient) == "checkpoint"
 
 
 def _check_config(cfg: AdaptiveConfig) -> None:
@@ -187,7 +200,13 @@ def solve_independent(
     fld = SampleField(func, t.dtype)
     k0 = fld(t_out[:, 0], y0)
     check_output(k0, y0)
-    res = integrate_independent(fld, solver, y0, k0, t_out, cfg, compile_step)
+    if compile_step and _wants_checkpoint(gradient):
+        raise ValueError(
+            "compile_step=True with gradient='checkpoint' is not supported; choose one"
+        )
+    res = integrate_independent(
+        fld, solver, y0, k0, t_out, cfg, compile_step, checkpoint=_wants_checkpoint(gradient)
+    )
     sol = _build(res, t)
     failed = (res.status != SUCCESS).nonzero().squeeze(1).tolist()
     if failed and on_failure == "raise":

@@ -87,7 +87,8 @@ def solve(
         batch_mode: ``"joint"`` (default): one time and step size for the whole batch,
             controlled by one error norm over all of it. ``"independent"``: every sample
             of ``y0`` (leading dimension) gets its own time, step size, accept/reject and
-            statistics (adaptive methods, tensor ``y0``, autograd gradients); ``t`` may
+            statistics (adaptive methods, tensor ``y0``, gradient ``"autograd"`` or
+            ``"checkpoint"`` (per step)); ``t`` may
             then be ``(batch, n)`` (one row of output times per sample) and ``func``
             receives ``t`` of shape ``(batch,)``. See :mod:`odenet._independent`.
         on_failure: ``"raise"`` (default) or, with ``batch_mode="independent"``,

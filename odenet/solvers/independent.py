@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+import torch.utils.checkpoint
 from torch import Tensor
 
 from .batched_step import BatchedStep, mask_to
@@ -294,6 +295,7 @@ def integrate_independent(
     t_out: Tensor,
     cfg: AdaptiveConfig,
     compile_step: bool = False,
+    checkpoint: bool = False,
 ) -> IndependentResult:
     """Adaptive stepping with per-sample time, step size and accept/reject.
 
@@ -306,6 +308,8 @@ def integrate_independent(
             is solved from ``t_out[b, 0]`` to ``t_out[b, -1]``.
         cfg: tolerances, controller, first step and step budget (per sample).
         compile_step: run each step attempt under ``torch.compile``.
+        checkpoint: run each step attempt under ``torch.utils.checkpoint`` (backward
+            recomputes its stages instead of keeping them).
 
     Returns:
         An :class:`IndependentResult`; failures are reported in ``status``, not raised.
@@ -329,6 +333,10 @@ def integrate_independent(
     if compile_step:
         compiled = compiled_attempt(fld.func, method)
         run: Callable[[Carry, Tensor], Any] = lambda c, i: compiled(attempt, c, i)  # noqa: E731
+    elif checkpoint and torch.is_grad_enabled():
+        run = lambda c, i: torch.utils.checkpoint.checkpoint(  # noqa: E731
+            attempt, c, i, use_reentrant=False
+        )
     else:
         run = attempt
 
