@@ -18,6 +18,7 @@ from .solvers.integrate import AdaptiveConfig
 
 __all__ = [
     "FlatState",
+    "check_precision",
     "check_func",
     "check_method",
     "check_options",
@@ -161,6 +162,18 @@ def check_tolerance(name: str, value: object) -> float:
     return float(value)
 
 
+def check_precision(rtol: float, dtype: torch.dtype) -> None:
+    """An adaptive solve cannot reach a relative tolerance far below the dtype's resolution."""
+    eps = torch.finfo(dtype).eps
+    if rtol < eps / 10:
+        raise ValueError(
+            f"rtol={rtol:g} is far below what a {dtype} state can resolve (eps={eps:.2g}): the "
+            f"error estimate would be rounding noise and the step would shrink to nothing. "
+            f"Use rtol >= {eps:.1g} (and atol accordingly) or a more precise state, e.g. "
+            f"y0.to(torch.float32)"
+        )
+
+
 def check_method(method: object) -> RungeKutta:
     return get_method(method)  # type: ignore[arg-type]
 
@@ -262,9 +275,9 @@ def fixed_grid(opts: Mapping[str, object], method: RungeKutta, t0: float, t1: fl
     if step_size is None and n_steps is None:
         raise ValueError(
             f"method={method.name!r} is fixed-step and needs step_size (e.g. step_size=0.01) "
-            "or n_steps (e.g. n_steps=100); torchdiffeq stepped on the output times t when "
-            "neither was given -- to get that, pass n_steps=1 per interval by solving on a "
-            "fine t, or use an adaptive method such as 'dopri5'"
+            "or n_steps (e.g. n_steps=100). torchdiffeq stepped on the output times t when "
+            "neither was given: for evenly spaced t, n_steps=len(t) - 1 gives that grid; or "
+            "use an adaptive method such as 'dopri5'"
         )
     if step_size is not None and n_steps is not None:
         raise ValueError(

@@ -14,6 +14,7 @@ from ._checks import (
     check_method,
     check_options,
     check_output,
+    check_precision,
     check_t,
     check_tolerance,
     check_y0,
@@ -153,6 +154,7 @@ def solve(
         check_output(k0, y)
     ev = _wrap_event(event_fn, flat) if event_fn is not None else None
     if solver.adaptive:
+        check_precision(rtol, y.dtype)
         cfg = check_options(opts, solver, rtol, atol)
         raw = integrate_adaptive(fld, solver, y, k0, times, cfg, ev, dense)
     else:

@@ -21,3 +21,18 @@ def test_quick_start_has_two_commands_and_ci_runs_the_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1].strip() == test_command
     assert "torch==2.13.0" in blocks[0]
+
+
+def _section(text: str, heading: str) -> str:
+    return text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_solver_and_gradient_snippets_run() -> None:
+    """The README's code for solving and differentiating runs as written, in order."""
+    readme = (ROOT / "README.md").read_text()
+    namespace: dict[str, object] = {}
+    for heading in ("Solving an ODE", "Gradients with bounded memory"):
+        for block in re.findall(r"```python\n(.*?)```", _section(readme, heading), flags=re.S):
+            exec(compile(block, f"README.md: {heading}", "exec"), namespace)
+    ys = namespace["ys"]
+    assert ys.shape == (5, 16, 2)  # type: ignore[attr-defined]

@@ -113,8 +113,9 @@ def find_params(
     raise ValueError(
         f"gradient={strategy!r} needs the parameters of func, but func is a "
         f"{type(func).__name__}, not an nn.Module. Make func an nn.Module, or pass the "
-        f"tensors it depends on explicitly ({argument}=(w, b, ...), or {argument}=() when "
-        "it has none)"
+        f"tensors it depends on explicitly: with odeint, gradient=odenet."
+        f"{strategy.capitalize()}(params=(w, b, ...)); with odeint_adjoint, "
+        f"adjoint_params=(w, b, ...) (an empty tuple when func has none)"
     )
 
 

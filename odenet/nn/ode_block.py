@@ -58,6 +58,44 @@ def _check_t_span(t_span: object) -> tuple[float, float]:
     return t0, t1
 
 
+def _check_solver_settings(
+    method: Any,
+    rtol: float,
+    atol: float,
+    step_size: float | None,
+    gradient: Any,
+    max_steps: int | None,
+) -> None:
+    """Fail at construction, not at the first forward, on settings odeint would reject."""
+    from odenet._checks import check_tolerance
+    from odenet.gradients import get_gradient
+    from odenet.solvers import get_method
+
+    check_tolerance("rtol", rtol)
+    check_tolerance("atol", atol)
+    get_gradient(gradient)
+    if step_size is not None and (isinstance(step_size, bool) or not float(step_size) > 0):
+        raise ValueError(f"step_size must be a positive number; got step_size={step_size!r}")
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps <= 0
+    ):
+        raise ValueError(f"max_steps must be a positive integer; got max_steps={max_steps!r}")
+    if isinstance(method, str) and method.lower() == "reversible_heun":
+        solver = None
+    else:
+        solver = get_method(method)
+    if (solver is None or not solver.adaptive) and step_size is None:
+        raise ValueError(
+            f"ODEBlock(method={method!r}) is fixed-step and needs step_size, e.g. "
+            f"ODEBlock(field, method={method!r}, step_size=0.1) for 10 steps over t_span=(0, 1)"
+        )
+    if solver is not None and solver.adaptive and step_size is not None:
+        raise ValueError(
+            f"step_size={step_size} applies to fixed-step methods only, but "
+            f"method={method!r} is adaptive (it uses rtol/atol); drop step_size"
+        )  # fmt: skip
+
+
 class ODEBlock(nn.Module):
     """Solve ``dx/dt = field(t, x)`` from ``t_span[0]`` to ``t_span[1]``.
 
@@ -102,6 +140,7 @@ class ODEBlock(nn.Module):
             raise TypeError(f"field must be a callable module f(t, x); got {type(field)}.")
         self.field = field
         self.t_span = _check_t_span(t_span)
+        _check_solver_settings(method, rtol, atol, step_size, gradient, max_steps)
         self.method = method
         self.rtol = float(rtol)
         self.atol = float(atol)

@@ -45,13 +45,16 @@ METHODS: dict[str, type[RungeKutta]] = {
 _INSTANCES: dict[str, RungeKutta] = {}
 
 
-def get_method(method: str | RungeKutta) -> RungeKutta:
-    """The method object for a string shortcut or an instance.
+def get_method(method: str | RungeKutta | None) -> RungeKutta:
+    """The method object for a string shortcut or an instance (``None``: dopri5, as in
+    torchdiffeq).
 
     Raises:
         ValueError: for an unknown name (the message lists the valid ones).
         TypeError: for anything that is neither a string nor a RungeKutta instance.
     """
+    if method is None:  # torchdiffeq's default
+        method = "dopri5"
     if isinstance(method, RungeKutta):
         return method
     if isinstance(method, type) and issubclass(method, RungeKutta):

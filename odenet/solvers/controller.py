@@ -20,6 +20,9 @@ __all__ = ["PIController", "initial_step_size", "rms_norm"]
 
 Norm = Callable[[Tensor], Tensor]
 
+#: dtypes whose error norms are computed in float32
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
 
 def rms_norm(x: Tensor) -> Tensor:
     """Root mean square of all entries: ``sqrt(mean(x**2))``, a 0-d tensor."""
@@ -29,7 +32,12 @@ def rms_norm(x: Tensor) -> Tensor:
 def scaled_error_norm(
     err: Tensor, y0_abs: Tensor, y1_abs: Tensor, rtol: float, atol: float, norm: Norm
 ) -> Tensor:
-    """``norm(err / (atol + rtol * max(|y0|, |y1|)))``; overwrites ``err`` (no grad)."""
+    """``norm(err / (atol + rtol * max(|y0|, |y1|)))``; overwrites ``err`` (no grad).
+
+    Half-precision states are measured in float32, where ``atol`` does not round to 0.
+    """
+    if err.dtype in LOW_PRECISION:
+        err, y0_abs, y1_abs = err.float(), y0_abs.float(), y1_abs.float()
     tol = torch.maximum(y0_abs, y1_abs).mul_(rtol).add_(atol)
     return norm(err.div_(tol))
 
@@ -103,12 +111,15 @@ def initial_step_size(
 
     Costs one evaluation of ``field`` and two host synchronisations.
     """
+    y0_dtype = y0.dtype
     with torch.no_grad():
+        if y0.dtype in LOW_PRECISION:
+            y0, f0 = y0.float(), f0.float()
         scale = y0.abs().mul_(rtol).add_(atol)
         d0, d1 = torch.stack([norm(y0 / scale), norm(f0 / scale)]).tolist()  # one sync
         h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
         y1 = torch.add(y0, f0, alpha=direction * h0)
-        f1 = field(t0 + direction * h0, y1)
+        f1 = field(t0 + direction * h0, y1.to(y0_dtype)).to(y0.dtype)
         d2 = float(norm((f1 - f0).div_(scale))) / h0  # second sync
         dmax = max(d1, d2)
         h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** (1.0 / (order + 1))

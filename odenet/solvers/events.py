@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 __all__ = ["locate_event"]
@@ -49,9 +50,15 @@ def locate_event(
 def event_value(event_fn: Callable[[Tensor, Tensor], Tensor], t: Tensor, y: Tensor) -> float:
     """``float(event_fn(t, y))``; the event function must return a single number."""
     value = event_fn(t, y)
+    if not isinstance(value, Tensor) or not torch.is_floating_point(value):
+        got = value.dtype if isinstance(value, Tensor) else type(value).__name__
+        raise TypeError(
+            f"event_fn must return a floating-point tensor whose sign change marks the event; "
+            f"got {got}. Return e.g. y[..., 0] - threshold, not a comparison or a Python number"
+        )
     if value.numel() != 1:
         raise ValueError(
             f"event_fn must return a single number (a 0-d tensor); got shape "
             f"{tuple(value.shape)}. Reduce over the batch, e.g. return g.min()"
         )
-    return float(value)
+    return float(value.detach())

@@ -146,3 +146,24 @@ def test_method_objects_work_like_names() -> None:
     by_name = ODEBlock(field, method="rk4", step_size=0.25)(x)
     by_object = ODEBlock(field, method=odenet.RK4(), step_size=0.25)(x)
     assert torch.equal(by_name, by_object)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "pattern"),
+    [
+        ({"method": "rk45"}, ValueError, r"method='rk45' is not a known method"),
+        ({"rtol": -1.0}, ValueError, "rtol must be positive and finite; got rtol=-1.0"),
+        (
+            {"method": "rk4"},
+            ValueError,
+            r"ODEBlock\(method='rk4'\) is fixed-step and needs step_size",
+        ),
+        ({"method": "rk4", "step_size": -0.1}, ValueError, "step_size must be a positive number"),
+        ({"method": "dopri5", "step_size": 0.1}, ValueError, "applies to fixed-step methods only"),
+        ({"gradient": "adjiont"}, ValueError, "adjiont"),
+        ({"max_steps": 0}, ValueError, "max_steps must be a positive integer"),
+    ],
+)
+def test_bad_settings_fail_at_construction(kwargs: dict, exc: type, pattern: str) -> None:
+    with pytest.raises(exc, match=pattern):
+        ODEBlock(MLPField(2, hidden=4), **kwargs)

@@ -199,3 +199,35 @@ def test_evaluate_outside_span() -> None:
     sol2 = odenet.solve(decay, Y0, T, dense=False)
     with pytest.raises(ValueError, match="dense=True"):
         sol2.evaluate(0.5)
+
+
+@pytest.mark.parametrize(
+    ("event_fn", "pattern"),
+    [
+        (lambda t, y: y[0] > 0.5, "got torch.bool"),
+        (lambda t, y: 0.5, "got float"),
+    ],
+)
+def test_event_fn_must_return_a_floating_tensor(event_fn, pattern: str) -> None:
+    with pytest.raises(TypeError, match=f"event_fn must return a floating-point tensor.*{pattern}"):
+        odenet.odeint(decay, Y0, T, event_fn=event_fn)
+
+
+def test_event_fn_on_a_state_requiring_grad_does_not_warn() -> None:
+    import warnings
+
+    y0 = Y0.clone().requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        event_t, _ = odenet.odeint(decay, y0, T, event_fn=lambda t, y: y[0] - 0.5)
+    assert float(event_t) == pytest.approx(0.6931471805599453, abs=1e-7)
+
+
+def test_half_precision_needs_a_reachable_tolerance() -> None:
+    y0 = torch.ones(3, dtype=torch.float16)
+    t = torch.tensor([0.0, 1.0])
+    with pytest.raises(ValueError, match=r"rtol=1e-07 is far below what a torch.float16 state"):
+        odenet.odeint(decay, y0, t)
+    ys = odenet.odeint(decay, y0, t, rtol=1e-3, atol=1e-4)
+    assert ys.dtype == torch.float16
+    assert float(ys[-1, 0]) == pytest.approx(0.36788, abs=2e-3)
