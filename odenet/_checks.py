@@ -18,10 +18,10 @@ from .solvers.integrate import AdaptiveConfig
 
 __all__ = [
     "FlatState",
-    "check_precision",
     "check_func",
     "check_method",
     "check_options",
+    "check_precision",
     "check_t",
     "check_tolerance",
     "check_y0",
