@@ -9,7 +9,7 @@ and accurate gradients for neural SDEs" (reversible Heun, Brownian interval).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 import torchsde
@@ -17,6 +17,17 @@ from torch import Tensor, nn
 
 from odenet.sde.brownian import draw_seed, make_brownian
 from odenet.sde.capabilities import SDEMethodInfo, check_method
+from odenet.sde.checks import (
+    adjoint_param_owner,
+    check_adjoint_params,
+    check_dt,
+    check_ts,
+    check_y0,
+    expected_diffusion_shape,
+    first_evaluations,
+)
+
+__all__ = ["SDEBlock", "expected_diffusion_shape"]
 
 VectorField = Callable[[Tensor, Tensor], Tensor]
 
@@ -30,9 +41,10 @@ class _TorchsdeFunc(nn.Module):
         self.diffusion = diffusion
         # Parameters of modules whose bound methods are the fields must be visible to
         # sdeint_adjoint, which differentiates w.r.t. self.parameters().
-        owners = [getattr(fn, "__self__", None) for fn in (drift, diffusion)]
+        # (Modules passed directly are registered by the attribute assignments above.)
+        owners = [adjoint_param_owner(fn) for fn in (drift, diffusion)]
         self.owners = nn.ModuleList(
-            dict.fromkeys(o for o in owners if isinstance(o, nn.Module)).keys()
+            dict.fromkeys(o for o in owners if o is not None and o not in (drift, diffusion))
         )
         self.noise_type = noise_type
         self.sde_type = sde_type
@@ -42,53 +54,6 @@ class _TorchsdeFunc(nn.Module):
 
     def g(self, t: Tensor, y: Tensor) -> Tensor:
         return self.diffusion(t, y)
-
-
-def expected_diffusion_shape(
-    noise_type: str, batch: int, dim: int, noise_size: int | None
-) -> tuple[int, ...]:
-    """Shape g(t, y) must have: (batch, dim) for diagonal noise, (batch, dim, 1) for scalar,
-    (batch, dim, m) for additive/general noise (m = Brownian dimension)."""
-    if noise_type == "diagonal":
-        return (batch, dim)
-    if noise_type == "scalar":
-        return (batch, dim, 1)
-    return (batch, dim, noise_size if noise_size is not None else -1)
-
-
-def _check_diffusion(g0: Tensor, noise_type: str, y0: Tensor, noise_size: int | None) -> int:
-    """Check g(t0, y0)'s shape against the noise type; return the Brownian dimension m."""
-    batch, dim = y0.shape
-    want = expected_diffusion_shape(noise_type, batch, dim, noise_size)
-    got = tuple(g0.shape)
-    ok = len(got) == len(want) and all(w in (-1, g) for w, g in zip(want, got, strict=True))
-    if not ok:
-        raise ValueError(
-            f"diffusion(t, y) for noise_type={noise_type!r} must return shape {want} "
-            f"(-1: any Brownian dimension) for y of shape {tuple(y0.shape)}; got {got}. "
-            "Return (batch, dim) for diagonal noise and (batch, dim, m) otherwise."
-        )
-    return dim if noise_type == "diagonal" else got[2]
-
-
-def _check_y0(y0: Tensor) -> None:
-    if not isinstance(y0, Tensor) or y0.dim() != 2:
-        shape = tuple(y0.shape) if isinstance(y0, Tensor) else type(y0).__name__
-        raise ValueError(
-            f"y0 must be a tensor of shape (batch, dim); got {shape}. Flatten the state."
-        )
-
-
-def _check_ts(ts: Tensor) -> None:
-    if ts.dim() != 1 or ts.numel() < 2:
-        raise ValueError(f"ts must be a 1-D tensor with >= 2 times; got shape {tuple(ts.shape)}.")
-    steps = ts[1:] - ts[:-1]
-    if bool((steps <= 0).any()):
-        i = int(torch.nonzero(steps <= 0)[0, 0]) + 1
-        raise ValueError(
-            f"ts must be strictly increasing (torchsde integrates forward in time); got "
-            f"ts[{i}]={float(ts[i])} after ts[{i - 1}]={float(ts[i - 1])}."
-        )
 
 
 class SDEBlock(nn.Module):
@@ -108,13 +73,21 @@ class SDEBlock(nn.Module):
             "euler_heun", "log_ode", "reversible_heun") or None for torchsde's default.
             Unsupported combinations raise ValueError here, not inside torchsde; see
             :mod:`odenet.sde.capabilities` for the table.
-        dt: fixed step size.
+        dt: fixed step size, a positive number.
         adjoint: if True, gradients by the stochastic adjoint (``sdeint_adjoint``, memory
             O(1) in the number of steps); with ``method="reversible_heun"`` the backward pass
             uses the algebraically reversible adjoint and reproduces backprop gradients up
             to round-off (Kidger et al. 2021) when the step grid is exact in floating point
             (dt = 2^-k and ts on the grid; with dt=0.05 the agreement is ~1e-4 relative).
+            The adjoint differentiates only w.r.t. tensors it knows of: the parameters of
+            drift/diffusion when they are nn.Modules (or bound methods of modules), plus
+            ``adjoint_params``. A plain function or lambda therefore needs ``adjoint_params``
+            (``()`` when it uses no trainable tensor), else ValueError -- as
+            ``odenet.odeint(..., gradient="adjoint")`` requires ``params``.
         adjoint_method: solver for the adjoint SDE; None lets torchsde choose.
+        adjoint_params: with adjoint=True, the tensors that plain-function drift/diffusion
+            depend on (closures, globals), in addition to the parameters of module fields.
+            They are not registered in the block: give them to the optimiser yourself.
         t_span: (t0, t1) used when ``forward`` is called without ``ts``.
         seed: if an int, every call uses this Brownian path (common random numbers); if
             None, each call draws a fresh seed from torch's global generator, so
@@ -122,6 +95,9 @@ class SDEBlock(nn.Module):
 
     Shapes: ``forward(y0)`` with y0 (batch, dim) returns y(t1) (batch, dim);
     ``forward(y0, ts)`` returns the path (len(ts), batch, dim).
+
+    Each forward evaluates drift and diffusion once at (ts[0], y0) without grad to check
+    their dtype and shape (a TypeError there gets a hint that they are called as f(t, y)).
     """
 
     def __init__(
@@ -135,13 +111,13 @@ class SDEBlock(nn.Module):
         dt: float = 1e-2,
         adjoint: bool = False,
         adjoint_method: str | None = None,
+        adjoint_params: Iterable[Tensor] | None = None,
         t_span: tuple[float, float] = (0.0, 1.0),
         seed: int | None = None,
     ) -> None:
         super().__init__()
         self.info: SDEMethodInfo = check_method(method, sde_type, noise_type)
-        if not dt > 0:
-            raise ValueError(f"dt must be > 0; got dt={dt}.")
+        dt = check_dt(dt)
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise TypeError(f"seed must be an int or None; got seed={seed!r}.")
         if not t_span[0] < t_span[1]:
@@ -152,9 +128,10 @@ class SDEBlock(nn.Module):
                 "set adjoint=True or drop adjoint_method."
             )
         self.adjoint_method = self._resolve_adjoint_method(adjoint_method, sde_type, noise_type)
+        self.extra_adjoint_params = check_adjoint_params(drift, diffusion, adjoint, adjoint_params)
         self.func = _TorchsdeFunc(drift, diffusion, noise_type, sde_type)
         self.method = self.info.name
-        self.dt = float(dt)
+        self.dt = dt
         self.adjoint = bool(adjoint)
         self.t_span = (float(t_span[0]), float(t_span[1]))
         self.seed = seed
@@ -187,8 +164,13 @@ class SDEBlock(nn.Module):
         self, y0: Tensor, ts: Tensor, seed: int | None = None
     ) -> torchsde.BrownianInterval:
         """The Brownian motion a call ``forward(y0, ts, seed=seed)`` would use."""
-        noise_size = self._noise_size(y0, ts)
+        check_y0(y0)
         seed = self.seed if seed is None else seed
+        return self._brownian_of_size(y0, ts, self._noise_size(y0, ts), seed)
+
+    def _brownian_of_size(
+        self, y0: Tensor, ts: Tensor, noise_size: int, seed: int | None
+    ) -> torchsde.BrownianInterval:
         return make_brownian(
             float(ts[0]),
             float(ts[-1]),
@@ -202,9 +184,8 @@ class SDEBlock(nn.Module):
         )
 
     def _noise_size(self, y0: Tensor, ts: Tensor) -> int:
-        with torch.no_grad():
-            g0 = self.func.g(ts[0], y0)
-        return _check_diffusion(g0, self.noise_type, y0, None)
+        """Check the first drift and diffusion evaluations; return the Brownian dim m."""
+        return first_evaluations(self.func.drift, self.func.diffusion, self.noise_type, y0, ts[0])
 
     def _check_reversible_grid(self, ts: Tensor) -> None:
         if not (self.adjoint and self.method == "reversible_heun"):
@@ -236,15 +217,22 @@ class SDEBlock(nn.Module):
         Returns:
             (len(ts), batch, dim) if ts is given, else y(t1) of shape (batch, dim).
         """
-        _check_y0(y0)
+        check_y0(y0)
         path = ts is not None
         if ts is None:
             ts = torch.tensor(self.t_span, dtype=y0.dtype, device=y0.device)
         ts = torch.as_tensor(ts, dtype=y0.dtype, device=y0.device)
-        _check_ts(ts)
+        check_ts(ts)
         self._check_reversible_grid(ts)
+        noise_size = self._noise_size(y0, ts)
         if bm is None:
-            bm = self.brownian(y0, ts, seed)
+            bm = self._brownian_of_size(y0, ts, noise_size, self.seed if seed is None else seed)
+        elif tuple(bm.shape) != (y0.shape[0], noise_size):
+            raise ValueError(
+                f"bm must have shape (batch, m) = {(y0.shape[0], noise_size)} for y0 of shape "
+                f"{tuple(y0.shape)} and this diffusion; got {tuple(bm.shape)}. Build it with "
+                "block.brownian(y0, ts)"
+            )
         ys = self._solve(y0, ts, bm)
         return ys if path else ys[-1]
 
@@ -252,8 +240,15 @@ class SDEBlock(nn.Module):
         kwargs = {"bm": bm, "method": self.method, "dt": self.dt}
         if not self.adjoint:
             return torchsde.sdeint(self.func, y0, ts, **kwargs)
+        params = [p for p in self.func.parameters() if p.requires_grad]
+        params += [p for p in self.extra_adjoint_params if p.requires_grad]
         return torchsde.sdeint_adjoint(
-            self.func, y0, ts, adjoint_method=self.adjoint_method, **kwargs
+            self.func,
+            y0,
+            ts,
+            adjoint_method=self.adjoint_method,
+            adjoint_params=tuple(dict.fromkeys(params)),
+            **kwargs,
         )
 
     def extra_repr(self) -> str:

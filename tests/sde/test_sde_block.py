@@ -243,6 +243,7 @@ def test_bad_shapes_and_grids_are_named() -> None:
         method="reversible_heun",
         dt=0.3,
         adjoint=True,
+        adjoint_params=(),
     )
     with pytest.raises(ValueError, match="multiple of dt"):
         rev(torch.zeros(2, 1), torch.tensor([0.0, 1.0]))
