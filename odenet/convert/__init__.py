@@ -14,6 +14,7 @@ The ``odenet-convert`` command (``odenet.convert.cli``, config ``conf/convert.ya
 from __future__ import annotations
 
 from odenet.convert import builtin_blocks as _builtin_blocks  # noqa: F401  (registers rules)
+from odenet.convert.block_check import UnexpectedBlockError
 from odenet.convert.depth_stack import DepthStack, StageShapeError
 from odenet.convert.field import InterpolatedResidualField
 from odenet.convert.interpolation import INTERPOLATIONS
@@ -41,6 +42,7 @@ __all__ = [
     "SchemeResult",
     "StageShapeError",
     "StageSmoothness",
+    "UnexpectedBlockError",
     "UnrecognisedModelError",
     "check_conversion",
     "coarsen",

@@ -19,6 +19,13 @@ g_t(x)) - x)``. Euler with step ``1/L`` reproduces the network (up to one roundi
 block); other solvers integrate this field, which contains the ``-L x`` damping of the
 clipped part of the state, so they are accurate only at steps comparable to ``1/L``.
 Blocks with a ``downsample`` change the shape and stay discrete.
+
+Matching by names cannot see the forward. Two guards (``odenet.convert.block_check``): a
+matched block with a child module outside ``BASIC_CHILDREN``/``BOTTLENECK_CHILDREN`` (e.g. a
+squeeze-excite ``se``) is refused with an error pointing to ``register_block``, and every
+matched block is probed once on a small random input (``block(x)`` against
+``x + residual(x)``). ``resnet_to_ode(..., check_input=x)`` checks the whole model on real
+input.
 """
 
 from __future__ import annotations
@@ -86,6 +93,11 @@ def keeps_shape(block: nn.Module) -> bool:
     return block.downsample is None
 
 
+BASIC_CHILDREN = frozenset({"conv1", "bn1", "conv2", "bn2", "relu", "downsample"})
+"""Child modules that ``basic_block_residual`` accounts for (torchvision ``BasicBlock``)."""
+BOTTLENECK_CHILDREN = BASIC_CHILDREN | {"conv3", "bn3"}
+"""Child modules that ``bottleneck_residual`` accounts for (torchvision ``Bottleneck``)."""
+
 POST_ACTIVATION_NOTE = "post-activation: x + (relu(x + g(x)) - x)"
 
 BASIC_BLOCK_RULE = BlockRule(
@@ -93,12 +105,14 @@ BASIC_BLOCK_RULE = BlockRule(
     residual_fn=basic_block_residual,
     convertible=keeps_shape,
     note=POST_ACTIVATION_NOTE,
+    expected_children=BASIC_CHILDREN,
 )
 BOTTLENECK_RULE = BlockRule(
     name="Bottleneck-like",
     residual_fn=bottleneck_residual,
     convertible=keeps_shape,
     note=POST_ACTIVATION_NOTE,
+    expected_children=BOTTLENECK_CHILDREN,
 )
 
 register_block(

@@ -56,6 +56,10 @@ class BlockRule:
             ``None``: a generic ``ScaledResidual`` wrapper is used.
         note: one line for the documentation and the report (e.g. the post-activation
             form).
+        expected_children: for rules found by a structural matcher, the names of the child
+            modules that ``residual_fn`` accounts for; a matched block with any other child
+            is refused by the converters (its forward may use it). ``None``: no check (rules
+            of registered classes, whose author declared the residual).
     """
 
     name: str
@@ -64,6 +68,7 @@ class BlockRule:
     convertible: Callable[[nn.Module], bool] = _always
     rescale: Callable[[nn.Module, float], nn.Module] | None = None
     note: str = ""
+    expected_children: frozenset[str] | None = None
 
 
 _BY_CLASS: dict[type, BlockRule] = {}

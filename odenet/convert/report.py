@@ -2,7 +2,10 @@
 
 Per stage, the smoothness of the parameters along depth (``odenet.convert.smoothness``);
 for the whole model, loss and accuracy when the converted ODE is solved with other schemes
-(``odenet.convert.schemes``: Euler with L and 2L steps, Heun, rk4, dopri5). Returns a
+(``odenet.convert.schemes``: Euler with L and 2L steps, Heun, rk4, dopri5). Rows show the
+actual steps per stage; a scheme that takes the same steps with the same method as an
+earlier one (e.g. ``rk4 L/8`` and ``rk4 L/4`` when L < 8: one step each) is skipped and
+listed in ``skipped``. Returns a
 ``ConversionReport``; optionally writes ``report.json`` and PNG plots and prints a table.
 References: Sander et al. 2022 (NeurIPS), Marion et al. 2024 (ICLR).
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from torch import nn
@@ -25,6 +28,7 @@ from odenet.convert.schemes import (
     SchemeResult,
     evaluate,
     run_scheme,
+    stage_steps,
 )
 from odenet.convert.smoothness import StageSmoothness, stage_smoothness
 
@@ -41,13 +45,16 @@ class ConversionReport:
         interpolation: interpolation of the converted fields.
         original: the model as given (its ``nfe`` is the number of converted blocks).
         stages: smoothness of every converted stage.
-        schemes: one result per scheme.
+        schemes: one result per distinct scheme.
+        skipped: schemes not run because they repeat an earlier one (same method, actual
+            steps and tolerances), each as ``"label = earlier label"``.
     """
 
     interpolation: str
     original: SchemeResult
     stages: list[StageSmoothness]
     schemes: list[SchemeResult]
+    skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,10 +74,39 @@ class ConversionReport:
                 f"{_fmt(s.max_relative_change):>11}{_fmt(s.mean_relative_change):>11}"
             )
         lines.append("")
-        lines.append(f"{'scheme':<14}{'nfe':>8}{'accuracy':>10}{'loss':>10}")
+        lines.append(f"{'scheme':<14}{'steps':>10}{'nfe':>8}{'accuracy':>10}{'loss':>10}")
         for r in [self.original, *self.schemes]:
-            lines.append(f"{r.label:<14}{r.nfe:>8.1f}{_fmt(r.accuracy):>10}{_fmt(r.loss):>10}")
+            lines.append(
+                f"{r.label:<14}{_steps(r):>10}{r.nfe:>8.1f}{_fmt(r.accuracy):>10}{_fmt(r.loss):>10}"
+            )
+        if self.skipped:
+            lines.append("skipped (same steps as an earlier scheme): " + "; ".join(self.skipped))
         return "\n".join(lines)
+
+
+def _steps(r: SchemeResult) -> str:
+    """Actual steps per stage, comma-separated; ``"adaptive"`` when there are none."""
+    return "adaptive" if r.steps is None else ",".join(str(n) for n in r.steps)
+
+
+def distinct_schemes(model: nn.Module, schemes: Sequence[Scheme]) -> tuple[list[Scheme], list[str]]:
+    """The schemes of ``schemes`` that differ in method, actual steps per stage of the
+    converted ``model`` or tolerances from every earlier one, and ``"label = earlier
+    label"`` for each one dropped."""
+    kept: list[Scheme] = []
+    skipped: list[str] = []
+    seen: dict[tuple, str] = {}
+    for s in schemes:
+        steps = stage_steps(model, s)
+        key = (s.method, None if steps is None else tuple(steps))
+        if steps is None:
+            key += (s.rtol, s.atol)
+        if key in seen:
+            skipped.append(f"{s.label} = {seen[key]}")
+            continue
+        seen[key] = s.label
+        kept.append(s)
+    return kept, skipped
 
 
 def _converted(model: nn.Module, interpolation: str) -> nn.Module:
@@ -98,7 +134,8 @@ def report(
             accuracy; float ``y``: MSE) or an iterable of such batches (iterated once per
             scheme, so not a one-shot generator).
         interpolation: ``"constant"``, ``"linear"`` (default) or ``"cubic"``.
-        schemes: the schemes to compare (``odenet.convert.schemes.Scheme``).
+        schemes: the schemes to compare (``odenet.convert.schemes.Scheme``); one that
+            repeats an earlier scheme's method and actual steps is skipped (``skipped``).
         out_dir: if given, write ``report.json``, ``depth.png`` and ``schemes.png`` there
             (plots need matplotlib; without it a message is printed and plots are skipped).
         show: print the tables.
@@ -114,9 +151,11 @@ def report(
     ]
     loss, acc, _ = evaluate(model, data, batch_size)
     total_blocks = float(sum(b.field.num_blocks for _, b in blocks))
-    original = SchemeResult("original", "resnet", total_blocks, loss, acc)
-    results = [run_scheme(converted, s, data, batch_size) for s in schemes]
-    rep = ConversionReport(converted_interpolation(converted), original, stages, results)
+    depths = [b.field.num_blocks for _, b in blocks]
+    original = SchemeResult("original", "resnet", total_blocks, loss, acc, depths)
+    kept, skipped = distinct_schemes(converted, schemes)
+    results = [run_scheme(converted, s, data, batch_size) for s in kept]
+    rep = ConversionReport(converted_interpolation(converted), original, stages, results, skipped)
     if show:
         print(rep.table())
     if out_dir is not None:

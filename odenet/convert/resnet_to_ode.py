@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from odenet.convert.block_check import check_structural_match
 from odenet.convert.field import InterpolatedResidualField
 from odenet.convert.interpolation import check_interpolation
 from odenet.convert.registry import BlockRule, find_rule, registration_hint
@@ -37,6 +38,7 @@ class _Settings:
     method: Any
     rtol: float
     atol: float
+    probe_blocks: bool = True
 
 
 def check_eval_mode(model: nn.Module, caller: str) -> None:
@@ -65,14 +67,26 @@ def _ode_block(
     ).eval()
 
 
-def _runs(seq: nn.Sequential) -> list[tuple[list[str], BlockRule | None]]:
+def _checked_rule(module: nn.Module, path: str, cfg: _Settings) -> BlockRule | None:
+    """The rule of ``module`` if it is a convertible block (checked when it was matched by
+    structure: ``odenet.convert.block_check``), else ``None``."""
+    rule = find_rule(module)
+    if rule is None or not rule.convertible(module):
+        return None
+    check_structural_match(module, rule, path, probe=cfg.probe_blocks)
+    return rule
+
+
+def _runs(
+    seq: nn.Sequential, path: str, cfg: _Settings
+) -> list[tuple[list[str], BlockRule | None]]:
     """Split the children of ``seq`` into runs of convertible blocks of one kind and single
     other children (rule ``None``)."""
     runs: list[tuple[list[str], BlockRule | None]] = []
     prev_key = None
     for key, child in seq.named_children():
-        rule = find_rule(child)
-        if rule is None or not rule.convertible(child):
+        rule = _checked_rule(child, _join(path, key), cfg)
+        if rule is None:
             runs.append(([key], None))
             prev_key = None
             continue
@@ -99,7 +113,7 @@ class _Converter:
     def convert(self, module: nn.Module, path: str) -> nn.Module:
         rule = find_rule(module)
         if rule is not None:
-            if not rule.convertible(module):
+            if _checked_rule(module, path, self.cfg) is None:
                 return module
             self.stages.append(path)
             return _ode_block([module], [path], rule, self.cfg)
@@ -111,7 +125,7 @@ class _Converter:
 
     def _sequential(self, seq: nn.Sequential, path: str) -> nn.Sequential:
         out: OrderedDict[str, nn.Module] = OrderedDict()
-        for keys, rule in _runs(seq):
+        for keys, rule in _runs(seq, path, self.cfg):
             if rule is None:
                 out[keys[0]] = self.convert(seq._modules[keys[0]], _join(path, keys[0]))
                 continue
@@ -124,26 +138,48 @@ class _Converter:
         return new
 
 
+RECOGNISED = (
+    "odenet.models.ResidualBlock, modules shaped like torchvision's BasicBlock/Bottleneck "
+    "(children conv1, bn1, conv2, bn2[, conv3, bn3], relu, downsample and nothing else) and "
+    "classes given to register_block"
+)
+
+
+def _already_converted_message(model: nn.Module, names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:4]) + (", ..." if len(names) > 4 else "")
+    return (
+        f"resnet_to_ode: {type(model).__name__} is already converted: it contains "
+        f"{len(names)} ODEBlock(s) ({shown}) and no residual block left to convert. Use it "
+        "as it is (change solvers with block.method / block.step_size, or report(model, "
+        "data)), or unroll it with ode_to_resnet(model, steps, method)."
+    )
+
+
 def _unrecognised_message(model: nn.Module) -> str:
-    """Name the likeliest block class (repeated children of a Sequential/ModuleList)."""
+    """Say what was looked for, and name the likeliest block (a child with submodules of a
+    Sequential/ModuleList), or say the model is already converted."""
+    cls = type(model).__name__
+    converted = [n or cls for n, m in model.named_modules() if isinstance(m, ODEBlock)]
+    if converted:
+        return _already_converted_message(model, converted)
     candidates: list[tuple[str, str]] = []
     for name, module in model.named_modules():
         if isinstance(module, (nn.Sequential, nn.ModuleList)):
             for key, child in module.named_children():
                 if next(child.children(), None) is not None:
                     candidates.append((_join(name, key), type(child).__name__))
+    looked = f"resnet_to_ode found nothing to convert in {cls}: it looks for {RECOGNISED}, "
     if candidates:
-        where, cls = candidates[0]
-        seen = f"module {where!r} ({cls})"
-    else:
-        where, cls = "", type(model).__name__
-        seen = f"no candidate block in {cls}"
+        where, block_cls = candidates[0]
+        return (
+            looked + f"and module {where!r} ({block_cls}), the likeliest residual block, is "
+            f"none of these. If {block_cls} computes x + g(x) with the shape of x, register "
+            "it:\n    " + registration_hint(block_cls)
+        )
     return (
-        f"resnet_to_ode found no residual block in {type(model).__name__}: {seen} is not a "
-        "recognised residual block. Recognised: odenet.models.ResidualBlock, modules shaped "
-        "like torchvision's BasicBlock/Bottleneck (conv1, bn1, conv2, bn2[, conv3, bn3], "
-        "relu, downsample) and classes given to register_block. If "
-        f"{cls} computes x + g(x) with the shape of x, register it:\n    " + registration_hint(cls)
+        looked + "and found none (no nn.Sequential or nn.ModuleList in it has a child with "
+        f"submodules). If {cls} itself computes x + g(x) with the shape of x, register it:\n"
+        "    " + registration_hint(cls)
     )
 
 
@@ -155,6 +191,7 @@ def resnet_to_ode(
     rtol: float = 1e-3,
     atol: float = 1e-4,
     check_input: torch.Tensor | None = None,
+    probe_blocks: bool = True,
 ) -> nn.Module:
     """A copy of ``model`` in which every stage of residual blocks is an ``ODEBlock``.
 
@@ -169,6 +206,12 @@ def resnet_to_ode(
             at L steps) is run on it and compared with the original (relative tolerance
             ``1e-4`` in float32, ``1e-9`` in float64), catching blocks whose forward does
             not match their recognised structure.
+        probe_blocks: run each block matched by structure (torchvision-shaped) once on a
+            small random input and refuse it if ``block(x) != x + residual(x)``
+            (``odenet.convert.block_check``; cheap: one forward per block, batch 2, 8x8).
+            A structurally matched block with a child module outside the expected set
+            (e.g. a squeeze-excite ``se``) is refused in any case. Pass ``check_input``
+            as well to compare the whole model on real input.
 
     Returns:
         The converted model, in eval mode. Converted ``ODEBlock`` s are found with
@@ -176,12 +219,17 @@ def resnet_to_ode(
 
     Raises:
         ValueError: model in training mode; blocks of one stage with differing shapes
-            (``StageShapeError``); no recognised block (``UnrecognisedModelError``).
+            (``StageShapeError``); no recognised block, or the model already converted
+            (``UnrecognisedModelError``); a block matched by structure with unexpected
+            children or a forward that disagrees with its probe (``UnexpectedBlockError``,
+            the fix: ``register_block``); ``check_input`` mismatch.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module; got {type(model).__name__}.")
     check_eval_mode(model, "resnet_to_ode")
-    cfg = _Settings(check_interpolation(interpolation), method, float(rtol), float(atol))
+    cfg = _Settings(
+        check_interpolation(interpolation), method, float(rtol), float(atol), bool(probe_blocks)
+    )
     converter = _Converter(cfg)
     converted = converter.convert(copy.deepcopy(model), "")
     if not converter.stages:

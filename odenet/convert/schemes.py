@@ -59,13 +59,24 @@ DEFAULT_SCHEMES: tuple[Scheme, ...] = (
 @dataclass
 class SchemeResult:
     """Loss, accuracy (classification only) and field evaluations per forward pass
-    (summed over stages, averaged over batches) of one scheme."""
+    (summed over stages, averaged over batches) of one scheme; ``steps``: the actual number
+    of steps on each converted stage (``None`` for adaptive methods), since a label such
+    as ``"rk4 L/8"`` is nominal (at least one step is taken)."""
 
     label: str
     method: str
     nfe: float
     loss: float
     accuracy: float | None
+    steps: list[int] | None = None
+
+
+def stage_steps(model: nn.Module, scheme: Scheme) -> list[int] | None:
+    """Actual steps of ``scheme`` on each converted stage of ``model`` (stage order), or
+    ``None`` for an adaptive method."""
+    if get_method(scheme.method).adaptive:
+        return None
+    return [scheme.steps(block.field.num_blocks) for _, block in ode_blocks(model)]
 
 
 def batches(data: Batch | Iterable[Batch], batch_size: int) -> Iterator[Batch]:
@@ -138,4 +149,4 @@ def run_scheme(
     """Evaluate the converted ``model`` solved with ``scheme`` (changes its solver settings)."""
     set_scheme(model, scheme)
     loss, acc, nfe = evaluate(model, data, batch_size)
-    return SchemeResult(scheme.label, scheme.method, nfe, loss, acc)
+    return SchemeResult(scheme.label, scheme.method, nfe, loss, acc, stage_steps(model, scheme))

@@ -39,6 +39,29 @@ class BasicBlock(nn.Module):
         return self.relu(out)
 
 
+class SEBasicBlock(BasicBlock):
+    """``BasicBlock`` with squeeze-excitation (Hu et al. 2018) on the branch:
+    ``relu(g(x) * se(g(x)) + x)``; the ``se`` child is not in BasicBlock's residual."""
+
+    def __init__(self, cin: int, planes: int, stride: int = 1, downsample=None) -> None:
+        super().__init__(cin, planes, stride, downsample)
+        hidden = max(1, planes // 2)
+        self.se = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(planes, hidden, 1),
+            nn.ReLU(),
+            nn.Conv2d(hidden, planes, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out = out * self.se(out)
+        return self.relu(out + identity)
+
+
 class Bottleneck(nn.Module):
     """``relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))``, 1x1-3x3-1x1."""
 

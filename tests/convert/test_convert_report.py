@@ -85,3 +85,30 @@ def test_report_errors() -> None:
         report(model, (torch.randn(4, 3), torch.randn(4, 3)), schemes=[Scheme("x", "rk4", None)])
     with pytest.raises(ValueError, match="eval mode"):
         report(model.train(), (torch.randn(4, 3), torch.randn(4, 3)))
+
+
+def test_short_stage_rows_show_actual_steps_and_skip_duplicates(capsys) -> None:
+    # L = 3: rk4 L/4 and rk4 L/8 both take max(1, round(3/4 or 3/8)) = 1 step
+    model = _linear_growth_net(3)
+    rep = report(model, (torch.randn(8, 3), torch.randn(8, 3)))
+    labels = [r.label for r in rep.schemes]
+    assert labels == ["euler L", "euler 2L", "heun L/2", "rk4 L/4", "dopri5"]
+    steps = {r.label: r.steps for r in rep.schemes}
+    assert steps == {
+        "euler L": [3],
+        "euler 2L": [6],
+        "heun L/2": [2],
+        "rk4 L/4": [1],
+        "dopri5": None,
+    }
+    assert rep.skipped == ["rk4 L/8 = rk4 L/4"]
+    assert rep.original.steps == [3]
+    # nfe = stages' steps times stages per step (rk4: 4 evaluations for its one step)
+    assert {r.label: r.nfe for r in rep.schemes if r.steps} == {
+        "euler L": 3,
+        "euler 2L": 6,
+        "heun L/2": 4,
+        "rk4 L/4": 4,
+    }
+    out = capsys.readouterr().out
+    assert "rk4 L/8 = rk4 L/4" in out and "adaptive" in out
