@@ -46,6 +46,7 @@ from odenet.train.distributed import (
 from odenet.train.metrics import MetricsLogger
 from odenet.train.objectives import Objective, objective_for
 from odenet.train.optim_params import optimizer_params
+from odenet.train.resume_check import check_resume_settings, run_settings, saved_settings
 from odenet.train.seeding import rng_state, seed_everything, set_rng_state
 from odenet.train.validate import ConfigError, validate_config
 
@@ -63,6 +64,7 @@ class RunState:
     scheduler: Any | None
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    settings: dict[str, Any] | None = None  # run_settings(cfg), compared on resume
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class RunState:
             "epoch": self.epoch,
             "history": self.history,
             "rng": rng_state(),
+            "settings": self.settings,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -201,9 +204,17 @@ def _build(cfg: DictConfig, device: torch.device) -> RunState:
 
 
 def _maybe_resume(state: RunState, run_dir: Path, resume: bool) -> None:
+    """Load ``run_dir/last.ckpt`` when ``resume`` and it exists, after checking that it was
+    written under the same run settings (:mod:`odenet.train.resume_check`)."""
     path = run_dir / CHECKPOINT_NAME
     if resume and path.is_file():
-        state.load_state_dict(load_checkpoint(path))
+        checkpoint = load_checkpoint(path)
+        saved = saved_settings(checkpoint, run_dir)
+        if saved is None:
+            log.warning("%s stores no run settings: resuming without comparing them", path)
+        elif state.settings is not None:
+            check_resume_settings(saved, state.settings, path)
+        state.load_state_dict(checkpoint)
         log.info("resumed from %s after epoch %d", path, state.epoch)
 
 
@@ -217,6 +228,12 @@ def _check_data(cfg: DictConfig, data: Any) -> DataSplits:
     if expected is not None and data.num_classes != expected:
         raise ConfigError(
             f"data.num_classes={expected} but the data set has {data.num_classes} classes"
+        )
+    task = OmegaConf.select(cfg, "data.task")
+    if task is not None and data.task != task:
+        raise ConfigError(
+            f"data.task={task} but data.dataset returned a {data.task!r} data set; "
+            f"set data.task={data.task} in the data config"
         )
     return data
 
@@ -280,16 +297,17 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path,
     seed_everything(seed)
     data = _check_data(cfg, instantiate(cfg.data.dataset))
     state = _build(cfg, device)
+    state.settings = run_settings(cfg)
     objective = objective_for(data.task, state.model)
     if info.enabled and not objective.supports_ddp:
         raise ConfigError(
             f"trainer=ddp does not support the {data.task!r} task; use trainer=cpu or trainer=gpu"
         )
+    _maybe_resume(state, run_dir, bool(cfg.resume))  # before config.yaml is rewritten
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(run_dir)
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-    _maybe_resume(state, run_dir, bool(cfg.resume))
     logger = (
         MetricsLogger(run_dir, state.history, cfg.trainer.tensorboard) if info.is_main else None
     )

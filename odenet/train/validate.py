@@ -6,28 +6,26 @@ Every error names the key, the value received and the choices or the fix.
 from __future__ import annotations
 
 import importlib
-from importlib import resources
+import math
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from odenet.train.compat import check_model_fits_data, group_choices
+from odenet.train.config_errors import ConfigError
 from odenet.train.device import check_device
+
+__all__ = [
+    "ConfigError",
+    "check_positive_number",
+    "check_target",
+    "group_choices",
+    "validate_config",
+]
 
 REQUIRED_KEYS = ("seed", "run_dir", "data", "model", "optim", "trainer")
 NONFINITE_POLICIES = ("raise", "stop")
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot work; raised before training starts."""
-
-
-def group_choices(group: str) -> list[str]:
-    """Names of the configs in the packaged config group ``group`` (e.g. ``"solver"``)."""
-    folder = resources.files("odenet.conf") / group
-    if not folder.is_dir():
-        return []
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
 def _import_target(target: str) -> Any:
@@ -57,18 +55,51 @@ def check_target(key: str, node: Any, group: str) -> None:
         raise ConfigError(f"{key}._target_={target!r} is not callable")
 
 
-def check_positive_number(key: str, value: Any, integer: bool = False) -> None:
-    """``value`` must be a number > 0 (an int when ``integer``)."""
+def check_positive_number(key: str, value: Any, integer: bool = False, fix: str = "") -> None:
+    """``value`` must be a finite number > 0 (an int when ``integer``); ``fix`` is appended
+    to the message (e.g. ``"pass solver.rtol=1e-3"``)."""
     kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kind)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         what = "a positive integer" if integer else "a positive number"
-        raise ConfigError(f"{key} must be {what}; got {key}={value!r}")
+        raise ConfigError(
+            f"{key} must be {what}; got {key}={value!r}" + (f"; {fix}" if fix else "")
+        )
 
 
-def _check_optional_positive(cfg: DictConfig, key: str, integer: bool = False) -> None:
+def _check_optional_positive(
+    cfg: DictConfig, key: str, integer: bool = False, fix: str = ""
+) -> None:
     value = OmegaConf.select(cfg, key)
     if value is not None:
-        check_positive_number(key, value, integer)
+        check_positive_number(key, value, integer, fix)
+
+
+def _check_seed(cfg: DictConfig) -> None:
+    seed = OmegaConf.select(cfg, "seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"seed must be an integer; got seed={seed!r}; pass e.g. seed=0")
+
+
+def _check_solver(cfg: DictConfig) -> None:
+    """``solver.steps`` (checked first: ``solver.step_size`` is computed from it), then
+    ``solver.step_size``, ``solver.rtol`` and ``solver.atol``: positive or null."""
+    _check_optional_positive(
+        cfg, "solver.steps", True, "pass solver.steps=<n> (n steps per unit time), e.g. 2"
+    )
+    _check_optional_positive(
+        cfg,
+        "solver.step_size",
+        fix="pass solver.steps=<n> (step 1/n) or a step such as solver.step_size=0.1",
+    )
+    for key in ("solver.rtol", "solver.atol"):
+        _check_optional_positive(
+            cfg, key, fix=f"pass e.g. {key}=1e-3 (smaller: more accurate, more steps)"
+        )
 
 
 def _check_data_root(cfg: DictConfig) -> None:
@@ -111,15 +142,17 @@ def validate_config(cfg: DictConfig) -> None:
     missing = [k for k in REQUIRED_KEYS if k not in cfg]
     if missing:
         raise ConfigError(f"config lacks the top-level keys {missing}; compose it from odenet.conf")
+    _check_seed(cfg)
+    _check_solver(cfg)
     check_target("data.dataset", OmegaConf.select(cfg, "data.dataset"), "data")
     check_target("model", cfg.model, "model")
+    check_model_fits_data(cfg)
     if OmegaConf.select(cfg, "solver.method") is not None:
         check_target("solver.method", cfg.solver.method, "solver")
     check_target("optim.optimizer", OmegaConf.select(cfg, "optim.optimizer"), "optim")
     check_positive_number("optim.optimizer.lr", OmegaConf.select(cfg, "optim.optimizer.lr"))
     check_positive_number("trainer.epochs", OmegaConf.select(cfg, "trainer.epochs"), True)
     check_positive_number("data.batch_size", OmegaConf.select(cfg, "data.batch_size"), True)
-    _check_optional_positive(cfg, "solver.steps", integer=True)
     _check_optional_positive(cfg, "trainer.max_epochs_per_run", integer=True)
     _check_optional_positive(cfg, "trainer.gradient_clip")
     try:

@@ -109,6 +109,7 @@ def test_data_config_instantiates(name: str, tmp_path: Path) -> None:
     splits = instantiate(cfg.data.dataset)
     assert isinstance(splits, DataSplits) and len(splits.train) > 0 and len(splits.test) > 0
     assert splits.num_classes == cfg.data.get("num_classes")
+    assert splits.task == cfg.data.task  # the declared task the model/data check relies on
 
 
 @pytest.mark.parametrize("name", choices("optim"))
