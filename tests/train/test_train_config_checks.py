@@ -6,11 +6,24 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
+from torch.utils.data import DataLoader
 from train_helpers import TINY_MLP, compose_cfg
 
 from odenet.data import DataSplits
-from odenet.train import ConfigError, load_checkpoint, read_metrics, save_checkpoint, train
+from odenet.train import (
+    ConfigError,
+    load_checkpoint,
+    read_metrics,
+    save_checkpoint,
+    train,
+    validate_config,
+)
+from odenet.train.compat import _packaged, group_choices, models_for
 from odenet.train.loop import _check_data
+from odenet.train.objectives import objective_for
+
+LOCAL_DATA = [d for d in group_choices("data") if "root" not in _packaged("data", d)]
 
 
 def _config_error(overrides: list[str], run_dir: Path, base: list[str] = TINY_MLP) -> str:
@@ -61,6 +74,24 @@ def test_time_series_model_on_density_data(tmp_path: Path) -> None:
     assert "model=latent_ode is a time_series model but data=eight_gaussians" in msg
     assert "fit data=eight_gaussians: ['cnf']" in msg
     assert "fit the model: ['irregular_spirals']" in msg
+
+
+@pytest.mark.parametrize("data", LOCAL_DATA)
+def test_every_model_said_to_fit_takes_a_batch(tmp_path: Path, data: str) -> None:
+    """The check's suggestions are true: each model it accepts for ``data`` builds and maps
+    a batch of it to a finite loss of the data's task."""
+    fits = models_for(_packaged("data", data))
+    assert fits, f"no packaged model fits data={data}"
+    splits = None
+    for name in fits:
+        cfg = compose_cfg([f"data={data}", f"model={name}", "solver=rk4", "solver.steps=1"])
+        cfg.run_dir = str(tmp_path)
+        validate_config(cfg)
+        splits = splits or instantiate(cfg.data.dataset)
+        model = instantiate(cfg.model)
+        batch = next(iter(DataLoader(splits.train, batch_size=4)))
+        loss, stats = objective_for(splits.task, model).loss(model, list(batch))
+        assert torch.isfinite(loss) and float(stats["count"]) == 4.0, name
 
 
 def test_declared_task_must_match_the_loader(tmp_path: Path) -> None:
