@@ -280,6 +280,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ``results.json`` (rank 0 only under DDP). A non-finite training loss raises
     ``FloatingPointError``, or with ``trainer.on_nonfinite_loss=stop`` ends the run with a
     last record ``{"train_loss": inf, "diverged": True}`` (for learning-rate sweeps).
+    With ``resume=true``, an existing ``run_dir/last.ckpt`` is resumed only when it was
+    written under the same run settings (``seed``, ``trainer.epochs``, ``optim``, ``model``,
+    ``data``, ``solver``, ``gradient``); otherwise :class:`ConfigError` names the differing
+    keys (see :mod:`odenet.train.resume_check`).
     """
     start = time.perf_counter()
     validate_config(cfg)
