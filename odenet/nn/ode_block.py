@@ -70,6 +70,7 @@ def _check_solver_settings(
     from odenet._checks import check_tolerance
     from odenet.gradients import get_gradient
     from odenet.solvers import get_method
+    from odenet.solvers.reversible_heun import ReversibleHeun
 
     check_tolerance("rtol", rtol)
     check_tolerance("atol", atol)
@@ -80,8 +81,12 @@ def _check_solver_settings(
         isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps <= 0
     ):
         raise ValueError(f"max_steps must be a positive integer; got max_steps={max_steps!r}")
-    if isinstance(method, str) and method.lower() == "reversible_heun":
-        solver = None
+    if (
+        isinstance(method, ReversibleHeun)
+        or method is ReversibleHeun
+        or (isinstance(method, str) and method.lower() == "reversible_heun")
+    ):
+        solver = None  # fixed-step, with its own loop (odenet.gradients.reversible)
     else:
         solver = get_method(method)
     if (solver is None or not solver.adaptive) and step_size is None:

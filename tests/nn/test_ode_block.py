@@ -167,3 +167,14 @@ def test_method_objects_work_like_names() -> None:
 def test_bad_settings_fail_at_construction(kwargs: dict, exc: type, pattern: str) -> None:
     with pytest.raises(exc, match=pattern):
         ODEBlock(MLPField(2, hidden=4), **kwargs)
+
+
+def test_reversible_heun_object_is_accepted() -> None:
+    from odenet import ReversibleHeun
+
+    block = ODEBlock(
+        MLPField(2, hidden=4), method=ReversibleHeun(), step_size=0.25, gradient="reversible"
+    )
+    assert block(torch.randn(3, 2)).shape == (3, 2)
+    with pytest.raises(ValueError, match="needs step_size"):
+        ODEBlock(MLPField(2, hidden=4), method=ReversibleHeun(), gradient="reversible")
