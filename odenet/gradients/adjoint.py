@@ -30,7 +30,7 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
-from .._checks import check_method, check_tolerance, merge_options
+from .._checks import ADAPTIVE_OPTIONS, check_method, check_tolerance, merge_options
 from ..solution import Solution
 from ..solvers import RungeKutta, rms_norm
 from ._loop import Plan, build_solution, integrate_rk, plan_rk, stats_from_raw
@@ -39,18 +39,9 @@ from .time_grad import attach_output_times, attach_start_time
 
 __all__ = ["Adjoint"]
 
-#: forward options carried over to an adaptive backward solve
-_CARRIED = (
-    "safety",
-    "ifactor",
-    "dfactor",
-    "beta",
-    "max_num_steps",
-    "step_t",
-    "jump_t",
-    "dt_min",
-    "dt_max",
-)
+#: forward options carried over to an adaptive backward solve: all but the initial step and
+#: the norm (the backward state is larger, so both are chosen afresh)
+_CARRIED = tuple(sorted(ADAPTIVE_OPTIONS - {"first_step", "norm"}))
 
 
 class AugmentedField:
