@@ -23,6 +23,7 @@ from ._checks import (
     wrap_tuple_func,
 )
 from ._independent import check_batch_mode, check_on_failure, solve_independent
+from .event_grad import differentiable_event
 from .solution import DenseOutput, Solution, Stats
 from .solvers import RungeKutta
 from .solvers.field import CountingField
@@ -77,7 +78,9 @@ def solve(
             dfactor, beta, max_num_steps, step_t, jump_t, norm, dt_min, dt_max`` (adaptive)
             and ``step_size, n_steps, max_num_steps`` (fixed). Unknown keys raise.
         event_fn: terminal event ``event_fn(t, y) -> 0-d tensor``; the solve stops where it
-            changes sign, located on the dense output to float64 resolution in ``t``.
+            changes sign, located on the dense output to float64 resolution in ``t``. The
+            event time and state are differentiable (implicit function theorem; one extra
+            evaluation of ``func``), with the default autograd gradient.
         gradient: gradient strategy (an object from :mod:`odenet.gradients` or its name):
             ``None``/``"autograd"`` backpropagates through the solver's operations (memory
             grows with the steps); ``"adjoint"`` solves the continuous adjoint backwards
@@ -161,6 +164,9 @@ def solve(
         grid = fixed_grid(opts, solver, times[0], times[-1])
         raw = integrate_fixed(fld, solver, y, k0, times, grid, ev, dense)
         _check_finite_end(raw, times)
+    if raw.event_t is not None and ev is not None:
+        raw_t, raw.event_y = differentiable_event(ev, f, raw.event_t, raw.event_y, t)
+        return _build_solution(raw, t, flat, fld, solver, times, raw_t)
     return _build_solution(raw, t, flat, fld, solver, times)
 
 
@@ -260,6 +266,7 @@ def _build_solution(
     fld: CountingField,
     solver: RungeKutta,
     times: list[float],
+    event_t: Tensor | None = None,
 ) -> Solution:
     n = len(raw.ys)
     ys = flat.unpack(torch.stack(raw.ys))
@@ -276,7 +283,8 @@ def _build_solution(
         dense = DenseOutput(solver, raw.steps, flat.unpack, d)
     if raw.event_t is None:
         return Solution(ts=t, ys=ys, stats=stats, status="success", dense=dense)
-    event_t = torch.tensor(raw.event_t, dtype=t.dtype, device=t.device)
+    if event_t is None:
+        event_t = torch.tensor(raw.event_t, dtype=t.dtype, device=t.device)
     return Solution(
         ts=t[:n],
         ys=ys,

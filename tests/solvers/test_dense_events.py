@@ -143,3 +143,34 @@ def test_cuda_matches_cpu() -> None:
     ref = odenet.odeint(lambda t, y: y @ a.T, prob.y0, t)
     assert gpu.device.type == "cuda" and cpu.shape == gpu.shape
     torch.testing.assert_close(gpu.cpu(), ref)
+
+
+@pytest.mark.parametrize(("method", "kw"), [("dopri5", {}), ("rk4", {"step_size": 0.01})])
+def test_event_time_and_state_are_differentiable(method: str, kw: dict) -> None:
+    """Ball dropped from h under gravity g: t* = sqrt(2h/g), v* = -sqrt(2gh)."""
+    h = torch.tensor(10.0, dtype=torch.float64, requires_grad=True)
+    g = torch.tensor(9.81, dtype=torch.float64, requires_grad=True)
+
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.stack([y[1], -g * torch.ones_like(y[1])])
+
+    y0 = torch.stack([h, torch.zeros((), dtype=torch.float64)])
+    t = torch.tensor([0.0, 5.0], dtype=torch.float64)
+    event_t, ys = odenet.odeint(f, y0, t, event_fn=lambda t, y: y[0], method=method,
+                                rtol=1e-10, atol=1e-10, **kw)  # fmt: skip
+    hv, gv = 10.0, 9.81
+    dt_dh, dt_dg = torch.autograd.grad(event_t, (h, g), retain_graph=True)
+    assert float(dt_dh) == pytest.approx(1 / math.sqrt(2 * gv * hv), rel=1e-7)
+    assert float(dt_dg) == pytest.approx(-math.sqrt(2 * hv) / (2 * gv**1.5), rel=1e-7)
+    (dv_dh,) = torch.autograd.grad(ys[-1, 1], (h,))
+    assert float(dv_dh) == pytest.approx(-gv / math.sqrt(2 * gv * hv), rel=1e-7)
+
+
+def test_event_without_grad_keeps_no_graph() -> None:
+    y0 = torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True)
+    with torch.no_grad():
+        event_t, ys = odenet.odeint(lambda t, y: torch.stack([y[1], -y[0]]), y0,
+                                    torch.tensor([0.0, 5.0], dtype=torch.float64),
+                                    event_fn=lambda t, y: y[0])  # fmt: skip
+    assert not event_t.requires_grad and not ys.requires_grad
+    assert float(event_t) == pytest.approx(math.pi / 2, abs=1e-7)
