@@ -64,8 +64,9 @@ def solve(
         y0: initial state, a floating tensor ``(*batch, *state)`` or a tuple of tensors.
         t: 1-D floating tensor of output times, strictly increasing or decreasing, on
             ``y0``'s device; ``t[0]`` is the initial time.
-        method: a name (``euler, midpoint, heun, rk4`` fixed-step; ``bosh3, dopri5, tsit5,
-            dopri8`` adaptive) or a :class:`~odenet.solvers.RungeKutta` instance.
+        method: a name (``euler, midpoint, heun, heun3, rk4`` fixed-step; ``adaptive_heun,
+            fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive) or a
+            :class:`~odenet.solvers.RungeKutta` instance.
         rtol, atol: relative and absolute tolerances of the adaptive error control: a
             step is accepted when the RMS of ``err / (atol + rtol * max(|y0|, |y1|))`` is
             at most 1.

@@ -13,8 +13,21 @@ import torch
 from torch import Tensor
 
 # (name, order)
-FIXED_METHODS: list[tuple[str, int]] = [("euler", 1), ("midpoint", 2), ("heun", 2), ("rk4", 4)]
-ADAPTIVE_METHODS: list[tuple[str, int]] = [("bosh3", 3), ("dopri5", 5), ("tsit5", 5), ("dopri8", 8)]
+FIXED_METHODS: list[tuple[str, int]] = [
+    ("euler", 1),
+    ("midpoint", 2),
+    ("heun", 2),
+    ("heun3", 3),
+    ("rk4", 4),
+]
+ADAPTIVE_METHODS: list[tuple[str, int]] = [
+    ("adaptive_heun", 2),
+    ("fehlberg2", 2),
+    ("bosh3", 3),
+    ("dopri5", 5),
+    ("tsit5", 5),
+    ("dopri8", 8),
+]
 ALL_METHODS = FIXED_METHODS + ADAPTIVE_METHODS
 
 

@@ -5,12 +5,15 @@ Nothing here imports from ``odenet.nn``, ``odenet.models`` or Hydra.
 
 from __future__ import annotations
 
+from .adaptive_heun import AdaptiveHeun
 from .bosh3 import Bosh3
 from .controller import PIController, rms_norm
 from .dopri5 import Dopri5
 from .dopri8 import Dopri8
 from .euler import Euler
+from .fehlberg2 import Fehlberg2
 from .heun import Heun
+from .heun3 import Heun3
 from .midpoint import Midpoint
 from .rk4 import RK4
 from .runge_kutta import RungeKutta
@@ -20,12 +23,15 @@ from .tsit5 import Tsit5
 __all__ = [
     "METHODS",
     "RK4",
+    "AdaptiveHeun",
     "Bosh3",
     "ButcherTableau",
     "Dopri5",
     "Dopri8",
     "Euler",
+    "Fehlberg2",
     "Heun",
+    "Heun3",
     "Midpoint",
     "PIController",
     "RungeKutta",
@@ -36,8 +42,15 @@ __all__ = [
 
 #: The string shortcuts: ``method="dopri5"`` means ``method=Dopri5()``.
 METHODS: dict[str, type[RungeKutta]] = {
-    cls.name: cls for cls in (Euler, Midpoint, Heun, RK4, Bosh3, Dopri5, Tsit5, Dopri8)
-}
+    cls.name: cls
+    for cls in (
+        Euler, Midpoint, Heun, Heun3, RK4,
+        AdaptiveHeun, Fehlberg2, Bosh3, Dopri5, Tsit5, Dopri8,
+    )
+}  # fmt: skip
+
+#: torchdiffeq's other names for the same methods
+ALIASES: dict[str, str] = {"heun2": "heun"}
 
 
 # methods are stateless: one shared instance per name saves rebuilding the coefficient
@@ -60,7 +73,7 @@ def get_method(method: str | RungeKutta | None) -> RungeKutta:
     if isinstance(method, type) and issubclass(method, RungeKutta):
         return method()
     if isinstance(method, str):
-        key = method.lower()
+        key = ALIASES.get(method.lower(), method.lower())
         if key in _INSTANCES:
             return _INSTANCES[key]
         if key not in METHODS:

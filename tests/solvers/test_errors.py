@@ -85,7 +85,7 @@ def test_func_not_callable() -> None:
 
 def test_unknown_method_lists_valid_ones() -> None:
     with pytest.raises(
-        ValueError, match=r"method='dopri' is not a known method; choose one of \['bosh3'"
+        ValueError, match=r"method='dopri' is not a known method; choose one of \['adaptive_heun'"
     ):
         odenet.odeint(decay, Y0, T, method="dopri")
 
