@@ -12,22 +12,18 @@ from ._checks import (
     FlatState,
     check_func,
     check_method,
-    check_options,
-    check_output,
-    check_precision,
     check_t,
     check_tolerance,
     check_y0,
-    fixed_grid,
     merge_options,
     wrap_tuple_func,
 )
 from ._independent import check_batch_mode, check_on_failure, solve_independent
+from ._run import Plan, dense_from_raw, integrate_rk, stats_from_raw
 from .event_grad import differentiable_event
-from .solution import DenseOutput, Solution, Stats
+from .solution import Solution
 from .solvers import RungeKutta
-from .solvers.field import CountingField
-from .solvers.integrate import RawSolution, integrate_adaptive, integrate_fixed
+from .solvers.integrate import RawSolution
 
 __all__ = ["odeint", "solve"]
 
@@ -151,24 +147,13 @@ def solve(
         max_num_steps=max_steps,
     )
     f = wrap_tuple_func(func, flat) if flat.is_tuple else func
-    fld = CountingField(f, t.dtype, flat.y0.device)
-    y = flat.y0
-    k0 = fld(times[0], y)
-    if not flat.is_tuple:
-        check_output(k0, y)
     ev = _wrap_event(event_fn, flat) if event_fn is not None else None
-    if solver.adaptive:
-        check_precision(rtol, y.dtype)
-        cfg = check_options(opts, solver, rtol, atol)
-        raw = integrate_adaptive(fld, solver, y, k0, times, cfg, ev, dense)
-    else:
-        grid = fixed_grid(opts, solver, times[0], times[-1])
-        raw = integrate_fixed(fld, solver, y, k0, times, grid, ev, dense)
-        _check_finite_end(raw, times)
+    plan = Plan(solver, opts, rtol, atol)
+    raw, nfe = integrate_rk(f, flat.y0, times, t.dtype, plan, dense, event_fn=ev)
+    event_t = None
     if raw.event_t is not None and ev is not None:
-        raw_t, raw.event_y = differentiable_event(ev, f, raw.event_t, raw.event_y, t)
-        return _build_solution(raw, t, flat, fld, solver, times, raw_t)
-    return _build_solution(raw, t, flat, fld, solver, times)
+        event_t, raw.event_y = differentiable_event(ev, f, raw.event_t, raw.event_y, t)
+    return _build_solution(raw, nfe, t, flat, solver, times, event_t)
 
 
 def odeint(
@@ -246,48 +231,22 @@ def _wrap_event(event_fn: EventFn, flat: FlatState) -> Callable[[Tensor, Tensor]
     return lambda t, y: event_fn(t, flat.unpack(y))
 
 
-def _check_finite_end(raw: RawSolution, times: list[float]) -> None:
-    """Fixed-step methods cannot shrink the step: report NaN/inf with the first bad time."""
-    from .errors import NonFiniteState
-
-    last = raw.ys[-1]
-    if bool(torch.isfinite(last).all()):
-        return
-    for i, y in enumerate(raw.ys):
-        if not bool(torch.isfinite(y).all()):
-            raise NonFiniteState(
-                t=times[i], dt=raw.last_step, detail=f" (first non-finite output t[{i}])"
-            )
-
-
 def _build_solution(
     raw: RawSolution,
+    nfe: int,
     t: Tensor,
     flat: FlatState,
-    fld: CountingField,
     solver: RungeKutta,
     times: list[float],
     event_t: Tensor | None = None,
 ) -> Solution:
-    n = len(raw.ys)
     ys = flat.unpack(torch.stack(raw.ys))
-    stats = Stats(
-        nfe=fld.nfe,
-        n_accepted=raw.n_accepted,
-        n_rejected=raw.n_rejected,
-        initial_step=raw.initial_step,
-        last_step=raw.last_step,
-    )
-    dense = None
-    if raw.steps:
-        d = 1.0 if times[-1] > times[0] else -1.0
-        dense = DenseOutput(solver, raw.steps, flat.unpack, d)
+    stats = stats_from_raw(raw, nfe)
+    dense = dense_from_raw(raw, solver, flat.unpack, times)
     if raw.event_t is None:
         return Solution(ts=t, ys=ys, stats=stats, status="success", dense=dense)
-    if event_t is None:
-        event_t = torch.tensor(raw.event_t, dtype=t.dtype, device=t.device)
     return Solution(
-        ts=t[:n],
+        ts=t[: len(raw.ys)],
         ys=ys,
         stats=stats,
         status="event",

@@ -1,0 +1,97 @@
+"""One place that runs the stepping loops: ``odenet.solve`` and every gradient strategy
+call :func:`integrate_rk`, so a strategy's forward pass takes exactly the plain solve's steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ._checks import check_options, check_output, check_precision, fixed_grid
+from .errors import NonFiniteState
+from .solution import DenseOutput, Stats
+from .solvers import RungeKutta
+from .solvers.field import CountingField
+from .solvers.integrate import RawSolution, integrate_adaptive, integrate_fixed
+
+__all__ = ["Plan", "check_finite", "dense_from_raw", "integrate_rk", "stats_from_raw"]
+
+Field = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved Runge--Kutta method with its merged options and tolerances."""
+
+    solver: RungeKutta
+    opts: Mapping[str, object]
+    rtol: float
+    atol: float
+
+
+def integrate_rk(
+    field: Field,
+    y0: Tensor,
+    times: list[float],
+    t_dtype: torch.dtype,
+    plan: Plan,
+    dense: bool = False,
+    solver: object = None,
+    event_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
+) -> tuple[RawSolution, int]:
+    """Solve ``field`` from ``y0`` at ``times`` with the fixed or adaptive loop.
+
+    Args:
+        field: ``field(t, y)`` on the flat state ``y`` (shape of ``y0``); its first output is
+            checked against ``y0``'s shape and dtype.
+        solver: an object standing in for ``plan.solver`` in the loop (e.g. a step
+            recorder); the plan's solver still decides fixed or adaptive.
+        event_fn: terminal event on the flat state.
+
+    Returns:
+        ``(raw, nfe)``: the loop's :class:`RawSolution` and the evaluations of ``field``.
+    """
+    method = plan.solver if solver is None else solver
+    fld = CountingField(field, t_dtype, y0.device)
+    k0 = fld(times[0], y0)
+    check_output(k0, y0)
+    if plan.solver.adaptive:
+        check_precision(plan.rtol, y0.dtype)
+        cfg = check_options(plan.opts, plan.solver, plan.rtol, plan.atol)
+        raw = integrate_adaptive(fld, method, y0, k0, times, cfg, event_fn, dense)  # type: ignore[arg-type]
+        return raw, fld.nfe
+    grid = fixed_grid(plan.opts, plan.solver, times[0], times[-1])
+    raw = integrate_fixed(fld, method, y0, k0, times, grid, event_fn, dense)  # type: ignore[arg-type]
+    check_finite(raw.ys, times, raw.last_step)
+    return raw, fld.nfe
+
+
+def check_finite(ys: list[Tensor], times: list[float], dt: float) -> None:
+    """Fixed steps cannot shrink: raise NonFiniteState at the first non-finite output."""
+    with torch.no_grad():
+        if bool(torch.isfinite(ys[-1]).all()):
+            return
+        for i, y in enumerate(ys):
+            if not bool(torch.isfinite(y).all()):
+                raise NonFiniteState(t=times[i], dt=dt, detail=f" (first non-finite output t[{i}])")
+
+
+def stats_from_raw(raw: RawSolution, nfe: int) -> Stats:
+    """The :class:`Stats` of a loop's result."""
+    return Stats(nfe, raw.n_accepted, raw.n_rejected, raw.initial_step, raw.last_step)
+
+
+def dense_from_raw(
+    raw: RawSolution,
+    solver: RungeKutta,
+    unpack: Callable[[Tensor], object],
+    times: list[float],
+) -> DenseOutput | None:
+    """Dense output over the loop's recorded steps (``None`` when none were kept)."""
+    if not raw.steps:
+        return None
+    d = 1.0 if times[-1] > times[0] else -1.0
+    return DenseOutput(solver, raw.steps, unpack, d)  # type: ignore[arg-type]
