@@ -7,6 +7,7 @@ whether it takes over (:meth:`GradientStrategy.takes_over`); if so the strategy 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -119,7 +120,7 @@ def find_params(
     )
 
 
-class GradientStrategy:
+class GradientStrategy(ABC):
     """How ``odeint`` differentiates a solve. Subclasses set ``name`` and implement ``solve``.
 
     Capabilities are checked in :meth:`check` before any evaluation of ``func``.
@@ -148,8 +149,9 @@ class GradientStrategy:
         self.check(method, event_fn)
         return True
 
+    @abstractmethod
     def solve(self, problem: Problem) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must implement solve(problem)")
+        """Run the forward solve and attach this strategy's backward pass."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
