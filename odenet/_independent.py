@@ -169,6 +169,8 @@ def solve_independent(
     atol: float,
     first_step: float | None,
     max_steps: int | None,
+    step_size: float | None = None,
+    n_steps: int | None = None,
     options: Mapping[str, object] | None,
     event_fn: object,
     gradient: object,
@@ -192,7 +194,14 @@ def solve_independent(
     """
     solver = check_method(method)
     _check_supported(flat, solver, event_fn, gradient)
-    opts = merge_options(options, solver, first_step=first_step, max_num_steps=max_steps)
+    opts = merge_options(
+        options,
+        solver,
+        step_size=step_size,
+        n_steps=n_steps,
+        first_step=first_step,
+        max_num_steps=max_steps,
+    )
     cfg = check_options(opts, solver, rtol, atol)
     _check_config(cfg)
     y0 = flat.y0

@@ -112,14 +112,18 @@ def solve(
         TypeError, ValueError: bad input (the message names the argument and the fix).
         MaxStepsReached, StepSizeUnderflow, NonFiniteState: the solve could not finish.
     """
-    _check_gradient(gradient)
+    from .gradients import Problem as GradientProblem  # lazy: odenet.gradients imports odeint
+    from .gradients import get_gradient
+
+    strategy = get_gradient(gradient)
     check_func(func)
     flat = check_y0(y0)
     check_on_failure(on_failure, check_batch_mode(batch_mode), compile_step)
     if batch_mode == "independent":
         return solve_independent(
             func, flat, t, method=method, rtol=check_tolerance("rtol", rtol),
-            atol=check_tolerance("atol", atol), first_step=first_step, max_steps=max_steps,
+            atol=check_tolerance("atol", atol), step_size=step_size, n_steps=n_steps,
+            first_step=first_step, max_steps=max_steps,
             options=options, event_fn=event_fn, gradient=gradient, on_failure=on_failure,
             compile_step=compile_step,
         )  # fmt: skip
@@ -127,10 +131,6 @@ def solve(
     rtol = check_tolerance("rtol", rtol)
     atol = check_tolerance("atol", atol)
     # -- gradient strategy dispatch (odenet.gradients) --
-    from .gradients import Problem as GradientProblem
-    from .gradients import get_gradient
-
-    strategy = get_gradient(gradient)
     if strategy.takes_over(method, t, event_fn):
         explicit = {"step_size": step_size, "n_steps": n_steps, "first_step": first_step}
         explicit["max_num_steps"] = max_steps
@@ -214,13 +214,6 @@ def odeint(
             for a, b in zip(ys, ey, strict=True)  # type: ignore[arg-type]
         )
     return sol.event_t, torch.cat([ys, ey.unsqueeze(0)])  # type: ignore[union-attr]
-
-
-def _check_gradient(gradient: object) -> None:
-    """A strategy name, class or object from odenet.gradients, or None (autograd)."""
-    from .gradients import get_gradient
-
-    get_gradient(gradient)
 
 
 def _wrap_event(event_fn: EventFn, flat: FlatState) -> Callable[[Tensor, Tensor], Tensor]:

@@ -316,3 +316,10 @@ def test_checkpoint_gradients_equal_autograd() -> None:
         grads[gradient] = torch.autograd.grad(loss, [y0, *net.parameters()])
     for ga, gc in zip(grads["autograd"], grads["checkpoint"], strict=True):
         assert torch.allclose(ga, gc, rtol=1e-10, atol=1e-12)
+
+
+def test_step_size_is_refused_in_independent_mode() -> None:
+    y0 = torch.ones(3, 2, dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"step_size=0\.1 applies to fixed-step methods only"):
+        odenet.solve(lambda t, y: -y, y0, t, step_size=0.1, batch_mode="independent")
