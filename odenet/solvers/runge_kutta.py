@@ -89,13 +89,12 @@ class RungeKutta:
 
     def __init__(self) -> None:
         tab = self.tableau
-        self._c = tab.c
-        self._rows = tuple(_nonzero(row) for row in tab.a)
-        self._fsal_flag = tab.fsal
+        rows = [_nonzero(row) for row in tab.a]
+        self._fsal_flag = tab.fsal  # read on every step: a plain attribute, not a property
         # per stage: (c_i, first non-zero (j, a_ij), the other non-zero pairs)
         self._stages = (
             (0.0, (0, 0.0), ()),
-            *tuple((tab.c[i], row[0], row[1:]) for i, row in enumerate(self._rows) if i > 0),
+            *((tab.c[i], row[0], row[1:]) for i, row in enumerate(rows) if i > 0),
         )
         self._b = _nonzero(tab.b)
         self._e = None if tab.b_error is None else _nonzero(tab.b_error)
@@ -112,7 +111,7 @@ class RungeKutta:
     @property
     def fsal(self) -> bool:
         """True when the last stage equals ``f(t + h, y1)`` (First Same As Last)."""
-        return self.tableau.fsal
+        return self._fsal_flag
 
     @property
     def stages(self) -> int:
