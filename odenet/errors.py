@@ -9,12 +9,19 @@ those keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "CheckpointError",
+    "CheckpointWriteError",
+    "ConfigError",
+    "DataFileError",
     "MaxStepsReached",
+    "NonFiniteLoss",
     "NonFiniteState",
     "OdenetError",
+    "RunDirLocked",
     "SamplesFailed",
     "SolverError",
     "StepSizeUnderflow",
+    "UsageError",
 ]
 
 
@@ -115,3 +122,57 @@ class SamplesFailed(OdenetError, RuntimeError):
         self.statuses = tuple(statuses)
         self.t_reached = tuple(t_reached)
         self.solution = solution
+
+
+class UsageError(OdenetError):
+    """A failure the user caused and can fix: a setting, a file, the machine.
+
+    ``odenet-train`` and ``odenet-convert`` print it as one line on stderr,
+    ``<command>: <kind>: <message>``, and exit with status 2 (the full traceback is shown
+    when the environment variable ``HYDRA_FULL_ERROR=1`` is set). Subclasses name the
+    ``kind``; the message names the setting or file, the value and the fix.
+    """
+
+    kind = "error"
+
+
+class ConfigError(UsageError, ValueError):
+    """A configuration value that cannot work; raised before training starts (or, on
+    resume, before the checkpoint is loaded)."""
+
+    kind = "config error"
+
+
+class CheckpointError(UsageError, ValueError):
+    """A checkpoint that cannot be used: missing, empty, truncated, a directory, holding
+    objects other than tensors and plain data (refused: loading them could run code), or
+    written for another model."""
+
+    kind = "checkpoint error"
+
+
+class DataFileError(UsageError, ValueError):
+    """A data file that is not what its name says (wrong format, size or labels), or a
+    pickled file holding objects other than the data (refused: loading them could run
+    code)."""
+
+    kind = "data error"
+
+
+class CheckpointWriteError(UsageError, OSError):
+    """A checkpoint could not be written (e.g. the disk is full); the previous checkpoint
+    at the same path is left intact."""
+
+    kind = "checkpoint error"
+
+
+class RunDirLocked(UsageError, RuntimeError):
+    """Another process holds the lock of a run directory (two runs would both write it)."""
+
+    kind = "run directory in use"
+
+
+class NonFiniteLoss(UsageError, FloatingPointError):
+    """The training loss became NaN or inf."""
+
+    kind = "training diverged"

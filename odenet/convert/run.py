@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from odenet.convert.report import report
 from odenet.convert.resnet_to_ode import ode_blocks, resnet_to_ode
 from odenet.convert.schemes import evaluate
+from odenet.runs.checkpoint import load_checkpoint, save_checkpoint
 
 CONVERTED_NAME = "converted.ckpt"
 
@@ -60,9 +61,7 @@ def _checkpoint_path(cfg: DictConfig) -> Path:
 def load_weights(model: nn.Module, path: Path) -> None:
     """Load ``path`` (an ``odenet-train`` checkpoint with a ``"model"`` entry, or a plain
     state_dict) into ``model``."""
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint={str(path)!r} does not exist.")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_checkpoint(path, fix="pass checkpoint=<a file written by odenet-train>")
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     model.load_state_dict(state)
@@ -77,7 +76,7 @@ def eval_batches(data_cfg: DictConfig, batch_size: int) -> list[Any]:
 
 def load_converted(path: str | Path) -> nn.Module:
     """Rebuild a model written by ``odenet-convert`` (``converted.ckpt``)."""
-    state = torch.load(Path(path), map_location="cpu", weights_only=False)
+    state = load_checkpoint(path, fix="pass a converted.ckpt written by odenet-convert")
     model = instantiate(OmegaConf.create(state["model_config"])).eval()
     converted = resnet_to_ode(model, interpolation=state["interpolation"], method=state["method"])
     converted.load_state_dict(state["model"])
@@ -97,12 +96,15 @@ def convert_run(cfg: DictConfig) -> dict[str, Any]:
     out = Path(str(cfg.out_dir))
     rep = report(model, batches, interpolation=str(cfg.interpolation), out_dir=out)
     loss, acc, nfe = evaluate(converted, batches, int(cfg.eval_batch_size))
-    torch.save(
+    method = cfg.method
+    if OmegaConf.is_config(method):
+        method = OmegaConf.to_container(method, resolve=True)
+    save_checkpoint(
         {
             "model": converted.state_dict(),
             "model_config": OmegaConf.to_container(model_cfg, resolve=True),
             "interpolation": str(cfg.interpolation),
-            "method": cfg.method,
+            "method": method,
         },
         out / CONVERTED_NAME,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 from odenet.data._split import channel_stats
-from odenet.data.files import find_files
+from odenet.data.files import check_labels, find_files
+from odenet.data.safe_pickle import load_data_pickle
 from odenet.data.splits import DataSplits
+from odenet.errors import DataFileError
 
 CIFAR10_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
@@ -26,15 +27,20 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")
+        batch = load_data_pickle(f, path)
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise ValueError(f"{path}: not a CIFAR-10 python batch (needs b'data' and b'labels')")
-    data = np.asarray(batch[b"data"], dtype=np.uint8)
-    labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
-        raise ValueError(
+        raise DataFileError(f"{path}: not a CIFAR-10 python batch (needs b'data' and b'labels')")
+    try:
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise DataFileError(f"{path}: b'data' or b'labels' is not numeric ({exc})") from None
+    shape_ok = data.ndim == 2 and data.shape[1] == 3 * 32 * 32 and labels.ndim == 1
+    if not shape_ok or len(data) != len(labels):
+        raise DataFileError(
             f"{path}: expected data (n, 3072) and labels (n,); got {data.shape}, {labels.shape}"
         )
+    check_labels(labels, 10, path)
     return data.reshape(-1, 3, 32, 32), labels
 
 

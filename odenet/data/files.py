@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from odenet.errors import DataFileError
+
 
 def find_files(
     root: str | Path, names: list[str], subdirs: list[str], dataset: str, source: str
@@ -33,3 +37,16 @@ def find_files(
             f"{source} in one of {[str(f) for f in folders]}."
         )
     return found
+
+
+def check_labels(labels: np.ndarray, num_classes: int, path: str | Path) -> None:
+    """Class labels must lie in ``0 .. num_classes - 1``; else :class:`DataFileError`
+    naming the file, the first bad label and its index."""
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if bad.size:
+        i = int(bad[0])
+        raise DataFileError(
+            f"{path}: labels must lie in 0..{num_classes - 1}; got {int(labels[i])} at index "
+            f"{i} ({bad.size} bad labels). The file is corrupted or not the standard one: "
+            "replace it with the original"
+        )

@@ -1,9 +1,8 @@
-"""The exception of a configuration value that cannot work."""
+"""The exception of a configuration value that cannot work (defined in :mod:`odenet.errors`
+with the other errors a user causes; kept importable from here)."""
 
 from __future__ import annotations
 
+from odenet.errors import ConfigError
 
-class ConfigError(ValueError):
-    """A configuration value that cannot work; raised before training starts (or, on
-    resume, before the checkpoint is loaded). Its message names the key, the value and the
-    fix; ``odenet-train`` prints it as one line and exits with status 2."""
+__all__ = ["ConfigError"]

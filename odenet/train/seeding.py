@@ -17,10 +17,18 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """The state of every global generator, for a checkpoint."""
+    """The state of every global generator, for a checkpoint, as tensors and plain data
+    (ints, floats, lists) so that ``torch.load(weights_only=True)`` reads it back."""
+    version, internal, gauss_next = random.getstate()
+    _, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": [version, list(internal), gauss_next],
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -28,10 +36,20 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
+def _numpy_state(saved: Any) -> tuple:
+    """numpy's legacy state tuple from :func:`rng_state`'s dict (or, from checkpoints
+    written before it, the tuple itself)."""
+    if isinstance(saved, dict):
+        keys = saved["keys"].numpy().astype(np.uint32)
+        return ("MT19937", keys, saved["pos"], saved["has_gauss"], saved["cached_gaussian"])
+    return tuple(saved)
+
+
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore the generators saved by :func:`rng_state` (CUDA only when present on both)."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    np.random.set_state(_numpy_state(state["numpy"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

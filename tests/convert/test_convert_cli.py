@@ -62,7 +62,7 @@ def test_convert_a_training_run(run_dir: Path, tmp_path: Path) -> None:
     from hydra.utils import instantiate
 
     model = instantiate(resnet.model)
-    model.load_state_dict(torch.load(run_dir / "last.ckpt", weights_only=False)["model"])
+    model.load_state_dict(torch.load(run_dir / "last.ckpt", weights_only=True)["model"])
     model.eval()
     x = torch.randn(16, 2)
     assert torch.allclose(converted(x), model(x), rtol=0, atol=1e-5)
@@ -70,7 +70,7 @@ def test_convert_a_training_run(run_dir: Path, tmp_path: Path) -> None:
 
 def test_convert_a_state_dict_with_model_and_data(run_dir: Path, tmp_path: Path) -> None:
     weights = tmp_path / "weights.pt"
-    torch.save(torch.load(run_dir / "last.ckpt", weights_only=False)["model"], weights)
+    torch.save(torch.load(run_dir / "last.ckpt", weights_only=True)["model"], weights)
     overrides = [
         f"checkpoint={weights}",
         "model=mlp_resnet",
