@@ -75,7 +75,7 @@ def test_resume_refuses_a_crafted_checkpoint(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     run = tmp_path / "run"
     _crafted_checkpoint(run / "last.ckpt", marker)
-    with pytest.raises(CheckpointError, match="last.ckpt holds Python objects"):
+    with pytest.raises(CheckpointError, match=r"last\.ckpt holds Python objects"):
         train(_compose("config", [*TINY, f"run_dir={run}"]))
     assert not marker.exists()
 
