@@ -13,6 +13,7 @@ __all__ = [
     "CheckpointWriteError",
     "ConfigError",
     "DataFileError",
+    "DataFilesMissing",
     "MaxStepsReached",
     "NonFiniteLoss",
     "NonFiniteState",
@@ -155,6 +156,13 @@ class DataFileError(UsageError, ValueError):
     """A data file that is not what its name says (wrong format, size or labels), or a
     pickled file holding objects other than the data (refused: loading them could run
     code)."""
+
+    kind = "data error"
+
+
+class DataFilesMissing(UsageError, FileNotFoundError):
+    """The standard files of a data set are not under the data root (odenet never
+    downloads data)."""
 
     kind = "data error"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from odenet.errors import DataFileError
+from odenet.errors import DataFileError, DataFilesMissing
 
 
 def find_files(
@@ -15,8 +15,9 @@ def find_files(
     """Locate every file of ``names`` in ``root`` or one of ``root/<subdir>``.
 
     A name is also matched with a ``.gz`` suffix. Returns name -> path. Raises
-    ``FileNotFoundError`` naming the files expected, the folders searched, and where the
-    files come from (``source``), if any is missing.
+    :class:`~odenet.errors.DataFilesMissing` (a ``FileNotFoundError``) naming the files
+    expected, the folders searched, and where the files come from (``source``), if any is
+    missing.
     """
     root = Path(root).expanduser()
     folders = [root] + [root / s for s in subdirs]
@@ -31,7 +32,7 @@ def find_files(
                 break
     missing = [n for n in names if n not in found]
     if missing:
-        raise FileNotFoundError(
+        raise DataFilesMissing(
             f"{dataset}: data.root={str(root)!r} is missing {missing} (expected: {names}, "
             f"optionally .gz). odenet never downloads data: put the standard files from "
             f"{source} in one of {[str(f) for f in folders]}."

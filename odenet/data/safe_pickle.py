@@ -26,7 +26,6 @@ _core = _reconstruct.__module__.rpartition(".")[0]  # numpy._core (numpy 2) or n
 _frombuffer = getattr(importlib.import_module(f"{_core}.numeric"), "_frombuffer", None)
 
 
-
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     """``_codecs.encode`` as Python 3 pickles bytes under protocols 0-2 (latin-1 only)."""
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from odenet.runs.load import load_run, read_run_config
 from odenet.train.checkpoint import load_checkpoint, save_checkpoint
 from odenet.train.loop import train
 from odenet.train.metrics import read_metrics
@@ -13,7 +14,9 @@ register_resolvers()
 __all__ = [
     "ConfigError",
     "load_checkpoint",
+    "load_run",
     "read_metrics",
+    "read_run_config",
     "register_resolvers",
     "save_checkpoint",
     "train",

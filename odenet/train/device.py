@@ -6,6 +6,8 @@ import re
 
 import torch
 
+from odenet.errors import ConfigError
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:<index>", "mps")
 
 
@@ -21,16 +23,18 @@ def check_device(device: str) -> str:
 def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     """``"auto"`` -> CUDA (``cuda:<local_rank>``) when available, else CPU.
 
-    An explicit ``"cuda"`` without a GPU raises ``ValueError`` naming the fix.
+    An explicit ``"cuda"`` (``trainer=gpu``) without a GPU raises
+    :class:`~odenet.errors.ConfigError` (a ``ValueError``) naming the fix.
     """
     check_device(device)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError(
-                f"trainer.device={device!r} but torch.cuda.is_available() is False; "
-                "use trainer.device=auto or trainer=cpu"
+            raise ConfigError(
+                f"trainer.device={device!r} (trainer=gpu) but no CUDA GPU is available to "
+                "torch (torch.cuda.is_available() is False); pass trainer=cpu, or "
+                "trainer.device=auto to use a GPU only when there is one"
             )
         if device == "cuda":
             device = f"cuda:{local_rank}"

@@ -10,6 +10,7 @@ metrics record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -28,6 +29,10 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from odenet.data.splits import DataSplits
+from odenet.errors import CheckpointError, NonFiniteLoss
+from odenet.runs.load import BEST_NAME, checkpoint_path, model_state
+from odenet.runs.lock import RunDirLock
+from odenet.runs.weights import load_model_state
 from odenet.train.checkpoint import (
     CHECKPOINT_NAME,
     load_checkpoint,
@@ -43,7 +48,7 @@ from odenet.train.distributed import (
     mean_over_ranks,
     shutdown_distributed,
 )
-from odenet.train.metrics import MetricsLogger
+from odenet.train.metrics import MetricsLogger, is_best
 from odenet.train.objectives import Objective, objective_for
 from odenet.train.optim_params import optimizer_params
 from odenet.train.resume_check import check_resume_settings, run_settings, saved_settings
@@ -77,11 +82,26 @@ class RunState:
             "settings": self.settings,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+    def load_state_dict(self, state: dict[str, Any], source: str = "the checkpoint") -> None:
+        """Restore from a checkpoint; :class:`CheckpointError` naming ``source`` when it is
+        not a training checkpoint of this model and optimizer."""
+        fix = "start a new run directory, or pass resume=false to start over in this one"
+        keys = ("model", "optimizer", "epoch", "history", "rng")
+        missing = [k for k in keys if k not in state] if isinstance(state, dict) else keys
+        if missing:
+            raise CheckpointError(
+                f"{source} is not an odenet-train checkpoint (no {list(missing)}); {fix}"
+            )
+        load_model_state(self.model, state["model"], source, fix)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None and state["scheduler"] is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(
+                f"{source}: its optimizer state does not fit optim={type(self.optimizer).__name__} "
+                f"({exc}); it was written under another optimizer; {fix}"
+            ) from None
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
         set_rng_state(state["rng"])
@@ -154,9 +174,10 @@ def train_epoch(
         loss, stats = objective.loss(model, _to(batch, device))
         nfe_f += _nfe(blocks, "nfe_forward")
         if not torch.isfinite(loss):
-            raise FloatingPointError(
+            raise NonFiniteLoss(
                 f"training loss is {float(loss.detach())} at {desc}; lower optim.optimizer.lr or "
-                "tighten solver.rtol/atol"
+                "tighten solver.rtol/atol (trainer.on_nonfinite_loss=stop ends such runs "
+                "with a record instead, e.g. in learning-rate sweeps)"
             )
         loss.backward()
         nfe_b += _nfe(blocks, "nfe_backward")
@@ -203,19 +224,40 @@ def _build(cfg: DictConfig, device: torch.device) -> RunState:
     return RunState(model, optimizer, scheduler)
 
 
-def _maybe_resume(state: RunState, run_dir: Path, resume: bool) -> None:
+def _maybe_resume(state: RunState, run_dir: Path, resume: bool) -> bool:
     """Load ``run_dir/last.ckpt`` when ``resume`` and it exists, after checking that it was
-    written under the same run settings (:mod:`odenet.train.resume_check`)."""
+    written under the same run settings (:mod:`odenet.train.resume_check`); returns whether
+    it did. A ``last.ckpt`` that is a directory is refused in any case (it could not be
+    overwritten)."""
     path = run_dir / CHECKPOINT_NAME
-    if resume and path.is_file():
-        checkpoint = load_checkpoint(path)
-        saved = saved_settings(checkpoint, run_dir)
-        if saved is None:
-            log.warning("%s stores no run settings: resuming without comparing them", path)
-        elif state.settings is not None:
-            check_resume_settings(saved, state.settings, path)
-        state.load_state_dict(checkpoint)
-        log.info("resumed from %s after epoch %d", path, state.epoch)
+    fix = "delete it, or pass resume=false to start over in this directory (overwrites it)"
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory, not a file; remove it")
+    if not (resume and path.exists()):
+        return False
+    checkpoint = load_checkpoint(path, fix=fix)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{path} is not an odenet-train checkpoint; {fix}")
+    saved = saved_settings(checkpoint, run_dir)
+    if saved is None:
+        log.warning("%s stores no run settings: resuming without comparing them", path)
+    elif state.settings is not None:
+        check_resume_settings(saved, state.settings, path)
+    state.load_state_dict(checkpoint, str(path))
+    log.info("resumed from %s after epoch %d", path, state.epoch)
+    return True
+
+
+def _init_from(model: nn.Module, source: str) -> None:
+    """Fine-tuning: load only the model weights of ``source`` (a run directory, whose
+    ``best.ckpt`` or else ``last.ckpt`` is used, or a checkpoint file)."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        path = checkpoint_path(path, "best")
+    fix = "init_from must name a run directory or a checkpoint of the same model settings"
+    checkpoint = load_checkpoint(path, fix=fix)
+    load_model_state(model, model_state(checkpoint), f"init_from={str(path)!r}", fix)
+    log.info("initialised the model from %s (weights only)", path)
 
 
 def _check_data(cfg: DictConfig, data: Any) -> DataSplits:
@@ -275,21 +317,28 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     The returned dict holds the last epoch's record (``train_loss``, ``test_loss``,
     ``test_accuracy`` for classification, mean NFE per batch, ...), plus ``params`` (number
-    of trainable parameters), ``wall_time_s``, ``epochs_run`` (in this call) and ``run_dir``.
-    Written to ``run_dir``: ``last.ckpt``, ``metrics.jsonl``, ``config.yaml``,
-    ``results.json`` (rank 0 only under DDP). A non-finite training loss raises
-    ``FloatingPointError``, or with ``trainer.on_nonfinite_loss=stop`` ends the run with a
+    of trainable parameters), ``wall_time_s``, ``epochs_run`` (in this call), ``run_dir``
+    and ``device``. Written to ``run_dir``: ``last.ckpt``, ``best.ckpt`` (the epoch with the
+    best test accuracy, or test loss; :func:`~odenet.train.metrics.is_best`),
+    ``metrics.jsonl``, ``config.yaml``, ``results.json`` (rank 0 only under DDP). A
+    non-finite training loss raises :class:`~odenet.errors.NonFiniteLoss` (a
+    ``FloatingPointError``), or with ``trainer.on_nonfinite_loss=stop`` ends the run with a
     last record ``{"train_loss": inf, "diverged": True}`` (for learning-rate sweeps).
+    ``init_from=<run dir or checkpoint>`` starts a new run from those model weights only
+    (fine-tuning: fresh optimizer, schedule and epoch count; ignored when resuming).
     With ``resume=true``, an existing ``run_dir/last.ckpt`` is resumed only when it was
     written under the same run settings (``seed``, ``trainer.epochs``, ``optim``, ``model``,
     ``data``, ``solver``, ``gradient``); otherwise :class:`ConfigError` names the differing
-    keys (see :mod:`odenet.train.resume_check`).
+    keys (see :mod:`odenet.train.resume_check`). The run directory is locked for the whole
+    run (:class:`~odenet.runs.lock.RunDirLock`): a second run in it raises
+    :class:`~odenet.errors.RunDirLocked` naming the first one's pid and host.
     """
     start = time.perf_counter()
     validate_config(cfg)
     info, device, run_dir = _setup(cfg)
     try:
-        return _train(cfg, info, device, run_dir, start)
+        with RunDirLock(run_dir) if info.is_main else contextlib.nullcontext():
+            return _train(cfg, info, device, run_dir, start)
     finally:
         shutdown_distributed(info)
 
@@ -307,7 +356,10 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path,
         raise ConfigError(
             f"trainer=ddp does not support the {data.task!r} task; use trainer=cpu or trainer=gpu"
         )
-    _maybe_resume(state, run_dir, bool(cfg.resume))  # before config.yaml is rewritten
+    resumed = _maybe_resume(state, run_dir, bool(cfg.resume))  # before config.yaml is rewritten
+    init_from = OmegaConf.select(cfg, "init_from")
+    if init_from is not None and not resumed:
+        _init_from(state.model, str(init_from))
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(run_dir)
@@ -329,7 +381,7 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path,
             stats = train_epoch(
                 net, objective, train_loader, state.optimizer, device, info, clip, desc
             )
-        except FloatingPointError as exc:
+        except NonFiniteLoss as exc:
             if OmegaConf.select(cfg, "trainer.on_nonfinite_loss", default="raise") == "raise":
                 raise
             _record_divergence(state, logger, str(exc))
@@ -342,16 +394,29 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path,
         record = _record(state.epoch, stats, state, time.perf_counter() - t0)
         state.history.append(record)
         if info.is_main:
-            save_checkpoint(state.state_dict(), run_dir / CHECKPOINT_NAME)
+            checkpoint = state.state_dict()
+            if is_best(state.history):  # first: a kill between the two redoes this epoch
+                save_checkpoint(checkpoint, run_dir / BEST_NAME)
+            save_checkpoint(checkpoint, run_dir / CHECKPOINT_NAME)
             logger.log(record)
             log.info("%s", " ".join(f"{k}={v:.4g}" for k, v in record.items()))
     if logger is not None:
         logger.close()
-    return _results(state, run_dir, info, epochs_run, time.perf_counter() - start)
+    result = _results(state, run_dir, info, epochs_run, time.perf_counter() - start, device)
+    log.info("outputs in %s (device %s)", run_dir, device)
+    return result
 
 
-def _results(state: RunState, run_dir: Path, info: DistInfo, epochs_run: int, seconds: float):
+def _results(
+    state: RunState,
+    run_dir: Path,
+    info: DistInfo,
+    epochs_run: int,
+    seconds: float,
+    device: torch.device,
+) -> dict[str, Any]:
     result: dict[str, Any] = dict(state.history[-1]) if state.history else {"epoch": 0}
+    result["device"] = str(device)
     result["params"] = sum(p.numel() for p in state.model.parameters() if p.requires_grad)
     result["wall_time_s"] = seconds
     result["epochs_run"] = epochs_run

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,26 @@ class MetricsLogger:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+BEST_METRICS = (("test_accuracy", max), ("test_loss", min))
+
+
+def is_best(history: list[dict[str, Any]]) -> bool:
+    """Whether the last record of ``history`` has the best test metric so far: the highest
+    ``test_accuracy`` or, for tasks without accuracy, the lowest ``test_loss`` (ties keep the
+    earlier epoch; records without a finite value never count)."""
+    if not history:
+        return False
+    for key, better in BEST_METRICS:
+        value = history[-1].get(key)
+        if value is None:
+            continue
+        if not math.isfinite(value):
+            return False
+        earlier = [r[key] for r in history[:-1] if math.isfinite(r.get(key, math.nan))]
+        return not earlier or (better(value, *earlier) == value and value not in earlier)
+    return False
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -137,6 +137,31 @@ def _check_nonfinite_policy(cfg: DictConfig) -> None:
         )
 
 
+def _check_nonnegative(cfg: DictConfig, key: str, fix: str) -> None:
+    value = OmegaConf.select(cfg, key)
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ConfigError(f"{key} must be a number >= 0; got {key}={value!r}; {fix}")
+
+
+def _check_init_from(cfg: DictConfig) -> None:
+    """``init_from``: null, or an existing run directory or checkpoint file."""
+    value = OmegaConf.select(cfg, "init_from")
+    if value is None:
+        return
+    if not isinstance(value, str) or not Path(value).expanduser().exists():
+        raise ConfigError(
+            f"init_from={value!r} does not exist; pass the directory of an odenet-train run "
+            "(its best.ckpt, else last.ckpt, is used) or a checkpoint file, or init_from=null"
+        )
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first invalid value of ``cfg``."""
     missing = [k for k in REQUIRED_KEYS if k not in cfg]
@@ -153,6 +178,11 @@ def validate_config(cfg: DictConfig) -> None:
     check_positive_number("optim.optimizer.lr", OmegaConf.select(cfg, "optim.optimizer.lr"))
     check_positive_number("trainer.epochs", OmegaConf.select(cfg, "trainer.epochs"), True)
     check_positive_number("data.batch_size", OmegaConf.select(cfg, "data.batch_size"), True)
+    _check_optional_positive(
+        cfg, "data.eval_batch_size", integer=True, fix="pass e.g. data.eval_batch_size=1000"
+    )
+    for key in ("optim.optimizer.weight_decay", "optim.optimizer.momentum"):
+        _check_nonnegative(cfg, key, f"pass e.g. {key}=0 (0: none)")
     _check_optional_positive(cfg, "trainer.max_epochs_per_run", integer=True)
     _check_optional_positive(cfg, "trainer.gradient_clip")
     try:
@@ -165,3 +195,4 @@ def validate_config(cfg: DictConfig) -> None:
     _check_data_root(cfg)
     _check_reversible_pair(cfg)
     _check_nonfinite_policy(cfg)
+    _check_init_from(cfg)

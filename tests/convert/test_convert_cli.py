@@ -15,6 +15,7 @@ from hydra import compose, initialize_config_module
 
 import odenet.train  # noqa: F401  (registers the odenet.* resolvers)
 from odenet.convert.run import convert_run, load_converted
+from odenet.errors import ConfigError
 from odenet.train import train
 
 TINY_MLP = [
@@ -88,7 +89,7 @@ def test_convert_a_state_dict_with_model_and_data(run_dir: Path, tmp_path: Path)
 def test_missing_inputs_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no model config"):
         convert_run(_compose("convert", [f"out_dir={tmp_path}"]))
-    with pytest.raises(FileNotFoundError, match=r"has no config\.yaml"):
+    with pytest.raises(ConfigError, match=r"has no config\.yaml"):
         convert_run(_compose("convert", [f"run_dir={tmp_path}", f"out_dir={tmp_path}"]))
 
 
