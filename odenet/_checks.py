@@ -6,6 +6,7 @@ received and the fix.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ __all__ = [
     "check_options",
     "check_precision",
     "check_t",
+    "check_time_resolution",
     "check_tolerance",
     "check_y0",
     "fixed_grid",
@@ -141,11 +143,61 @@ def check_t(t: object, y0: Tensor) -> list[float]:
         ok = times[i] > times[i - 1] if increasing else times[i] < times[i - 1]
         if not ok:
             kind = "increasing" if increasing else "decreasing"
+            hint = ""
+            if times[i] == times[i - 1] and t.dtype != torch.float64:
+                hint = (
+                    f"; if you meant distinct times, {t.dtype} cannot tell them apart near "
+                    f"{times[i]:.6g}: build t in float64"
+                )
             raise ValueError(
                 f"t must be strictly increasing or decreasing; got t[{i}]={times[i]} after "
-                f"t[{i - 1}]={times[i - 1]} (t is {kind} from t[0] to t[1])"
+                f"t[{i - 1}]={times[i - 1]} (t is {kind} from t[0] to t[1]){hint}"
             )
+    _check_t_resolution(times, t.dtype)
     return times
+
+
+#: requested times (or fixed steps) closer than this many units of the time dtype's
+#: resolution ``eps * max|t|`` are refused: they would be rounded by more than 1/32 of
+#: their spacing, so outputs and the times ``func`` sees would silently be off.
+TIME_RESOLUTION_UNITS = 16
+
+
+def check_time_resolution(spacing: float, t_max: float, dtype: torch.dtype, what: str) -> None:
+    """Refuse a time ``spacing`` that ``dtype`` cannot resolve near ``|t| = t_max``.
+
+    The rule: ``spacing >= TIME_RESOLUTION_UNITS * ulp``, with ``ulp`` the distance between
+    consecutive numbers of ``dtype`` at ``t_max``. Below that, a requested time (or a stage
+    time ``t + c h`` handed to ``func``) is rounded by more than 1/32 of the spacing:
+    float32 times around 1e6 are multiples of 0.0625, so ``1e6 + 0.01`` is ``1e6``.
+    Adaptive steps are not checked (their size is not known in advance; the loop itself
+    keeps time in float64). float64 times are never refused (the loop cannot do better).
+
+    Raises:
+        ValueError: naming ``what``, the dtype's resolution there and the fix.
+    """
+    if dtype == torch.float64 or spacing >= TIME_RESOLUTION_UNITS * torch.finfo(dtype).eps * t_max:
+        return  # (eps * t_max bounds the ulp at t_max: the exact test is needed only below)
+    x = torch.tensor(t_max, dtype=dtype)
+    ulp = float(torch.nextafter(x, torch.tensor(math.inf, dtype=dtype)) - x)
+    if spacing >= TIME_RESOLUTION_UNITS * ulp:
+        return
+    raise ValueError(
+        f"{what} is {spacing:.3g}, too fine for {dtype} times near |t|={t_max:.6g}: {dtype} "
+        f"numbers there are {ulp:.3g} apart, so requested times and the times func(t, y) "
+        f"receives would be rounded by up to {ulp / 2:.3g} ({ulp / 2 / spacing:.0%} of the "
+        f"spacing; the limit is 1/{2 * TIME_RESOLUTION_UNITS}). Pass t in float64 "
+        f"(t.double(); the state may stay {dtype}), or shift the time origin so that |t| is "
+        "small (solve on t - t[0])"
+    )
+
+
+def _check_t_resolution(times: list[float], dtype: torch.dtype) -> None:
+    """The smallest gap between requested times must be resolvable in ``dtype``."""
+    gaps = [abs(b - a) for a, b in itertools.pairwise(times)]
+    i = min(range(len(gaps)), key=gaps.__getitem__)
+    t_max = max(abs(times[0]), abs(times[-1]))
+    check_time_resolution(gaps[i], t_max, dtype, f"the gap t[{i + 1}] - t[{i}]")
 
 
 def check_tolerance(name: str, value: object) -> float:
@@ -183,6 +235,11 @@ def _positive(name: str, value: object) -> float:
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{name} must be a positive number; got {name}={value!r}")
+    if not math.isfinite(value):
+        raise ValueError(
+            f"{name} must be a positive finite number; got {name}={value!r}. For a single "
+            "step over the whole span pass n_steps=1"
+        )
     return float(value)
 
 
@@ -269,8 +326,26 @@ def check_options(
     )
 
 
-def fixed_grid(opts: Mapping[str, object], method: RungeKutta, t0: float, t1: float) -> list[float]:
-    """The step grid of a fixed-step method: ``t0 + k h`` then ``t1`` (last step may be shorter)."""
+def fixed_grid(
+    opts: Mapping[str, object],
+    method: RungeKutta,
+    t0: float,
+    t1: float,
+    t_dtype: torch.dtype | None = None,
+) -> list[float]:
+    """The step grid of a fixed-step method: ``t0 + k h`` then ``t1`` (last step may be
+    shorter). With ``t_dtype``, a step too fine for that time dtype is refused
+    (:func:`check_time_resolution`)."""
+    grid = _fixed_grid(opts, method, t0, t1)
+    if t_dtype is not None and len(grid) > 1:
+        step = abs(grid[1] - grid[0])
+        check_time_resolution(step, max(abs(t0), abs(t1)), t_dtype, "the fixed step size")
+    return grid
+
+
+def _fixed_grid(
+    opts: Mapping[str, object], method: RungeKutta, t0: float, t1: float
+) -> list[float]:
     step_size, n_steps = opts.get("step_size"), opts.get("n_steps")
     if step_size is None and n_steps is None:
         raise ValueError(

@@ -63,7 +63,7 @@ def integrate_rk(
         cfg = check_options(plan.opts, plan.solver, plan.rtol, plan.atol)
         raw = integrate_adaptive(fld, method, y0, k0, times, cfg, event_fn, dense)  # type: ignore[arg-type]
         return raw, fld.nfe
-    grid = fixed_grid(plan.opts, plan.solver, times[0], times[-1])
+    grid = fixed_grid(plan.opts, plan.solver, times[0], times[-1], t_dtype)
     raw = integrate_fixed(fld, method, y0, k0, times, grid, event_fn, dense)  # type: ignore[arg-type]
     check_finite(raw.ys, times, raw.last_step)
     return raw, fld.nfe

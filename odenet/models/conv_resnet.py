@@ -12,7 +12,7 @@ from odenet.models.branch_scale import branch_scale
 from odenet.models.parametrisation import parametrised_scale, stack_param_groups
 from odenet.models.residual_block import ResidualBlock
 from odenet.models.resnet_init import apply_init, survival_probs
-from odenet.nn._checks import check_positive_int
+from odenet.nn._checks import InputSpec, check_positive_int, checks_input
 from odenet.nn.activations import make_activation
 from odenet.nn.conv_field import make_norm
 
@@ -137,6 +137,14 @@ class ConvResNet(nn.Module):
         stacks = {f"stage_{i}": stage for i, stage in enumerate(self.stages)}
         return stack_param_groups(self, stacks, lr, optimizer, self.parametrisation)
 
+    def input_spec(self) -> InputSpec:
+        """The input this model expects (checked at the first call and on errors)."""
+        c = self.stem[0].in_channels
+        return InputSpec(
+            f"ConvResNet(in_channels={c})", "(batch, in_channels, H, W)", c, "in_channels", 1, 4
+        )
+
+    @checks_input(0)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         for i, stage in enumerate(self.stages):

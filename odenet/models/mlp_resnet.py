@@ -11,7 +11,7 @@ from odenet.models.branch_scale import branch_scale
 from odenet.models.parametrisation import parametrised_scale, stack_param_groups
 from odenet.models.residual_block import ResidualBlock
 from odenet.models.resnet_init import apply_init, survival_probs
-from odenet.nn._checks import check_positive_int
+from odenet.nn._checks import InputSpec, check_positive_int, checks_input
 from odenet.nn.activations import make_activation
 
 
@@ -110,6 +110,18 @@ class MLPResNet(nn.Module):
         stacks = {"hidden_blocks": self.blocks}
         return stack_param_groups(self, stacks, lr, optimizer, self.parametrisation)
 
+    def input_spec(self) -> InputSpec:
+        """The input this model expects (checked at the first call and on errors)."""
+        n = self.stem.in_features
+        return InputSpec(
+            f"MLPResNet(in_features={n})",
+            "(batch, in_features) or (batch, *dims) with prod(dims) = in_features",
+            n,
+            "in_features",
+            axis=None,
+        )
+
+    @checks_input(0)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() > 2:
             x = x.flatten(1)

@@ -13,7 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from odenet.nn._checks import check_nonnegative_int, check_positive_int
+from odenet.nn._checks import (
+    InputSpec,
+    check_nonnegative_int,
+    check_positive_int,
+    checks_input,
+)
 from odenet.nn.conv_field import ConvField, make_norm
 from odenet.nn.ode_block import ODEBlock
 
@@ -74,5 +79,13 @@ class ODENet(nn.Module):
             nn.Linear(channels, num_classes),
         )
 
+    def input_spec(self) -> InputSpec:
+        """The input this model expects (checked at the first call and on errors)."""
+        c = self.stem[0].in_channels
+        return InputSpec(
+            f"ODENet(in_channels={c})", "(batch, in_channels, H, W)", c, "in_channels", 1, 4
+        )
+
+    @checks_input(0)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.ode(self.stem(x)))

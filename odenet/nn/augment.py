@@ -26,6 +26,13 @@ class Augment(nn.Module):
         self.dim = int(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or not -x.dim() <= self.dim < x.dim():
+            got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(
+                f"Augment(augment_dim={self.augment_dim}, dim={self.dim}) appends channels "
+                f"along dimension {self.dim}, which x of {got} does not have; pass x of "
+                f"shape (batch, channels, ...) or build it with dim=-1 for the last dimension."
+            )
         shape = list(x.shape)
         shape[self.dim] = self.augment_dim
         return torch.cat([x, x.new_zeros(shape)], dim=self.dim)

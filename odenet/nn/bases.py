@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from odenet.nn._checks import check_choice, check_positive_int
+from odenet.nn._checks import check_choice, check_finite_float, check_positive_int
 
 BOUNDARY_TOLERANCE = 1e-4
 """Fraction of a piece by which a time just below a piece boundary still selects the next
@@ -37,6 +37,8 @@ class Basis(nn.Module):
     def __init__(self, n_basis: int, t0: float = 0.0, t1: float = 1.0) -> None:
         super().__init__()
         self.n_basis = check_positive_int("n_basis", n_basis)
+        check_finite_float("t0", t0)
+        check_finite_float("t1", t1)
         if float(t0) == float(t1):
             raise ValueError(f"t0 and t1 must differ; got t0={t0}, t1={t1}.")
         self.t0, self.t1 = float(t0), float(t1)

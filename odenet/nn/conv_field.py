@@ -16,7 +16,7 @@ import math
 import torch
 from torch import nn
 
-from odenet.nn._checks import check_choice, check_positive_int
+from odenet.nn._checks import InputSpec, check_choice, check_positive_int, checks_input
 from odenet.nn.activations import make_activation
 from odenet.nn.time_conditioning import ConcatConv2d
 
@@ -76,6 +76,18 @@ class ConvField(nn.Module):
     def _conv(self, conv: nn.Module, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return conv(t, x) if self.time_conditioning else conv(x)
 
+    def input_spec(self) -> InputSpec:
+        """The input this field expects (checked at the first call and on errors)."""
+        return InputSpec(
+            f"ConvField(channels={self.channels})",
+            "(batch, channels, H, W)",
+            self.channels,
+            "channels",
+            axis=1,
+            rank=4,
+        )
+
+    @checks_input(1)
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         out = self._conv(self.conv1, t, self.activation(self.norm1(x)))
         out = self._conv(self.conv2, t, self.activation(self.norm2(out)))

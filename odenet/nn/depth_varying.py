@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from odenet.nn._checks import check_positive_int
+from odenet.nn._checks import InputSpec, check_positive_int, checks_input
 from odenet.nn.activations import make_activation
 from odenet.nn.bases import Basis, FourierBasis, LegendreBasis, make_basis
 
@@ -153,6 +153,15 @@ class DepthVaryingMLPField(_DepthVaryingChain):
         super().__init__(layers, activation, preactivation)
         self.basis = b
 
+    def input_spec(self) -> InputSpec:
+        """The input this field expects (checked at the first call and on errors)."""
+        dim = self.layers[0].weight.shape[-1]
+        return InputSpec(f"DepthVaryingMLPField(dim={dim})", "(batch, dim)", dim, "dim")
+
+    @checks_input(1)
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(t, x)
+
 
 class DepthVaryingConvField(_DepthVaryingChain):
     """Conv field ``channels -> hidden -> channels`` (two k x k convs) with depth-varying weights.
@@ -182,3 +191,19 @@ class DepthVaryingConvField(_DepthVaryingChain):
         ]
         super().__init__(layers, activation, preactivation)
         self.basis = b
+
+    def input_spec(self) -> InputSpec:
+        """The input this field expects (checked at the first call and on errors)."""
+        c = self.layers[0].weight.shape[2]
+        return InputSpec(
+            f"DepthVaryingConvField(channels={c})",
+            "(batch, channels, H, W)",
+            c,
+            "channels",
+            axis=1,
+            rank=4,
+        )
+
+    @checks_input(1)
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(t, x)

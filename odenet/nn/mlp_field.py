@@ -7,7 +7,7 @@ import itertools
 import torch
 from torch import nn
 
-from odenet.nn._checks import check_positive_int
+from odenet.nn._checks import InputSpec, check_positive_int, checks_input
 from odenet.nn.activations import make_activation
 from odenet.nn.time_conditioning import ConcatLinear
 
@@ -42,6 +42,11 @@ class MLPField(nn.Module):
         self.layers = nn.ModuleList(layer(a, b) for a, b in itertools.pairwise(sizes))
         self.activation = make_activation(activation)
 
+    def input_spec(self) -> InputSpec:
+        """The input this field expects (checked at the first call and on errors)."""
+        return InputSpec(f"MLPField(dim={self.dim})", "(batch, dim)", self.dim, "dim")
+
+    @checks_input(1)
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         for i, layer in enumerate(self.layers):
             x = layer(t, x) if self.time_conditioning else layer(x)

@@ -7,6 +7,7 @@ Bettencourt, Duvenaud, "Neural Ordinary Differential Equations", NeurIPS 2018.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,8 @@ def _check_t_span(t_span: object) -> tuple[float, float]:
     if isinstance(t_span, str) or not isinstance(t_span, Sequence) or len(t_span) != 2:
         raise ValueError(f"t_span must be a pair (t0, t1); got {t_span!r}. Pass e.g. (0.0, 1.0).")
     t0, t1 = (float(v) for v in t_span)
+    if not (math.isfinite(t0) and math.isfinite(t1)):
+        raise ValueError(f"t_span must hold finite times; got {t_span!r}. Pass e.g. (0.0, 1.0).")
     if t0 == t1:
         raise ValueError(f"t_span must have t0 != t1; got {t_span!r}.")
     return t0, t1
@@ -75,8 +78,12 @@ def _check_solver_settings(
     check_tolerance("rtol", rtol)
     check_tolerance("atol", atol)
     get_gradient(gradient)
-    if step_size is not None and (isinstance(step_size, bool) or not float(step_size) > 0):
-        raise ValueError(f"step_size must be a positive number; got step_size={step_size!r}")
+    if step_size is not None and (
+        isinstance(step_size, bool) or not 0 < float(step_size) < math.inf
+    ):
+        raise ValueError(
+            f"step_size must be a positive number and finite; got step_size={step_size!r}"
+        )
     if max_steps is not None and (
         isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps <= 0
     ):

@@ -9,6 +9,7 @@ and accurate gradients for neural SDEs" (reversible Heun, Brownian interval).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 import torch
@@ -22,6 +23,7 @@ from odenet.sde.checks import (
     check_adjoint_params,
     check_dt,
     check_ts,
+    check_ts_dtype,
     check_y0,
     expected_diffusion_shape,
     first_evaluations,
@@ -120,6 +122,8 @@ class SDEBlock(nn.Module):
         dt = check_dt(dt)
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise TypeError(f"seed must be an int or None; got seed={seed!r}.")
+        if not (math.isfinite(t_span[0]) and math.isfinite(t_span[1])):
+            raise ValueError(f"t_span must hold finite times; got t_span={t_span}.")
         if not t_span[0] < t_span[1]:
             raise ValueError(f"t_span must satisfy t0 < t1; got t_span={t_span}.")
         if adjoint_method is not None and not adjoint:
@@ -218,6 +222,7 @@ class SDEBlock(nn.Module):
             (len(ts), batch, dim) if ts is given, else y(t1) of shape (batch, dim).
         """
         check_y0(y0)
+        check_ts_dtype(ts)
         path = ts is not None
         if ts is None:
             ts = torch.tensor(self.t_span, dtype=y0.dtype, device=y0.device)

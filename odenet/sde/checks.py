@@ -18,6 +18,7 @@ __all__ = [
     "check_adjoint_params",
     "check_dt",
     "check_ts",
+    "check_ts_dtype",
     "check_y0",
     "expected_diffusion_shape",
     "first_evaluations",
@@ -61,6 +62,16 @@ def check_y0(y0: object) -> Tensor:
     return y0
 
 
+def check_ts_dtype(ts: object) -> None:
+    """A tensor ``ts`` must be floating point: integer times are refused, not cast."""
+    if isinstance(ts, Tensor) and not torch.is_floating_point(ts):
+        raise TypeError(
+            f"ts must be a floating-point tensor of times; got dtype {ts.dtype} "
+            f"({ts.reshape(-1)[:6].tolist()}...). Build it in floating point, e.g. "
+            "torch.linspace(0.0, 1.0, 11) or ts.to(y0.dtype)"
+        )
+
+
 def check_ts(ts: Tensor) -> None:
     """1-D, at least two times, strictly increasing (torchsde integrates forward only)."""
     if ts.dim() != 1 or ts.numel() < 2:
@@ -86,10 +97,40 @@ def expected_diffusion_shape(
     return (batch, dim, noise_size if noise_size is not None else -1)
 
 
+def _first_layer(fn: object) -> str:
+    """``"; its first layer is nn.Linear(in_features=5, ...) in torch.float32"`` or ``""``."""
+    module = adjoint_param_owner(fn)
+    if module is None:
+        return ""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            return (
+                f"; its first layer is nn.Linear(in_features={m.in_features}, ...) in "
+                f"{m.weight.dtype}"
+            )
+    param = next(module.parameters(), None)
+    return "" if param is None else f"; its parameters are {param.dtype}"
+
+
 def _evaluate(name: str, fn: VectorField, t0: Tensor, y0: Tensor) -> object:
-    """``fn(t0, y0)``; a TypeError (typically a one-argument module) gets the calling hint."""
+    """``fn(t0, y0)``; a TypeError (typically a one-argument module) gets the calling hint,
+    a RuntimeError (typically a state of the wrong size or dtype) the state it was given."""
+    module = adjoint_param_owner(fn)
+    param = None if module is None else next(module.parameters(), None)
+    if param is not None and param.is_floating_point() and param.dtype != y0.dtype:
+        raise TypeError(
+            f"{name} has {param.dtype} parameters but y0 is {y0.dtype}; convert one of them, "
+            f"e.g. {name}.to({y0.dtype}) or y0.to({param.dtype})"
+        )
     try:
         return fn(t0, y0)
+    except RuntimeError as err:
+        raise ValueError(
+            f"{name}(t, y) failed on its first call with y of shape {tuple(y0.shape)} "
+            f"(batch, dim) and dtype {y0.dtype}{_first_layer(fn)}: {err}. Check that {name} is "
+            f"built for states of dim={y0.shape[1]} in {y0.dtype}, or pass y0 of the size and "
+            "dtype it expects"
+        ) from err
     except TypeError as err:
         raise TypeError(
             f"{name}(t, y) raised TypeError on its first call (t={float(t0)}, y of shape "

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["CountingField"]
+__all__ = ["CountingField", "check_evaluation"]
 
 
 class CountingField:
@@ -18,11 +18,17 @@ class CountingField:
     created with ``torch.scalar_tensor`` (a fill, not a host-to-device copy; about 4x
     cheaper on CPU than ``torch.tensor``/``torch.full``).
 
+    Every evaluation is checked without a host sync: the output must have the shape and
+    dtype of ``y`` (an output that changes shape after the first call would otherwise be
+    broadcast by the stage sums), and ``func`` must not modify ``y`` in place (seen through
+    the tensor's version counter, which any in-place operation on it or a view bumps).
+    Both raise with the time of the offending call; see :func:`check_evaluation`.
+
     Attributes:
         nfe: number of evaluations so far.
     """
 
-    __slots__ = ("_device", "_dtype", "func", "nfe")
+    __slots__ = ("_device", "_dtype", "_shape", "_y_dtype", "func", "nfe")
 
     def __init__(
         self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype, device: torch.device
@@ -31,6 +37,8 @@ class CountingField:
         self._dtype = t_dtype
         self._device = device
         self.nfe = 0
+        self._shape: torch.Size | None = None  # the state's, once an evaluation passed
+        self._y_dtype: torch.dtype | None = None
 
     def time(self, t: float) -> Tensor:
         """``t`` as a 0-d tensor of the time dtype, on the state's device."""
@@ -38,4 +46,68 @@ class CountingField:
 
     def __call__(self, t: float, y: Tensor) -> Tensor:
         self.nfe += 1
-        return self.func(torch.scalar_tensor(t, dtype=self._dtype, device=self._device), y)
+        try:
+            version = y._version
+        except RuntimeError:  # an inference tensor (torch.inference_mode) has no version
+            return self._unversioned(t, y)
+        out = self.func(torch.scalar_tensor(t, dtype=self._dtype, device=self._device), y)
+        if (
+            y._version != version
+            or type(out) is not Tensor
+            or out.shape != self._shape
+            or out.dtype is not self._y_dtype
+        ):
+            check_evaluation(out, y, t, version, self.nfe)
+            self._shape, self._y_dtype = y.shape, y.dtype  # the fast test for the next calls
+        return out
+
+    def _unversioned(self, t: float, y: Tensor) -> Tensor:
+        """An evaluation on an inference tensor: output checked, in-place use not seen."""
+        out = self.func(torch.scalar_tensor(t, dtype=self._dtype, device=self._device), y)
+        check_evaluation(out, y, t, None, self.nfe)
+        return out
+
+
+def check_evaluation(
+    out: object, y: Tensor, t: float | Tensor, version: int | None, call: int
+) -> None:
+    """Raise the error an evaluation ``out = func(t, y)`` deserves (no-op when it is fine).
+
+    Args:
+        out: what ``func`` returned.
+        y: the state it was given at time ``t`` (a float, or per-sample times ``(batch,)``
+            in ``batch_mode="independent"``); ``version`` is ``y._version`` before the call
+            (``None`` for an inference tensor, which keeps no version counter).
+        call: 1-based number of the evaluation (``1``: the first call, ``func(t0, y0)``).
+
+    Raises:
+        ValueError: ``func`` modified ``y`` in place, or returned another shape.
+        TypeError: ``func`` returned a non-tensor or another dtype.
+    """
+    if isinstance(t, Tensor):  # per-sample times; read only on this error path
+        lo, hi = float(t.min()), float(t.max())
+        at = f"t={lo:.12g}" if lo == hi else f"t in [{lo:.12g}, {hi:.12g}]"
+    else:
+        at = f"t={t:.12g}"
+    when = "func(t0, y0)" if call == 1 else f"func(t, y) at {at} (evaluation {call})"
+    if version is not None and y._version != version:
+        raise ValueError(
+            f"{when} modified its input y in place (e.g. y += ..., y.mul_(...), "
+            "y[...] = ...); the solver still needs y after the call, so the result would be "
+            "silently wrong. Return a new tensor instead, e.g. dy = -y rather than y.neg_(), "
+            "or work on y.clone()"
+        )
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{when} must return a tensor (dy/dt); got {type(out).__name__}")
+    first = "" if call == 1 else " (earlier calls returned the state's shape and dtype)"
+    if out.shape != y.shape:
+        raise ValueError(
+            f"{when} returned shape {tuple(out.shape)} but the state has shape "
+            f"{tuple(y.shape)}{first}; func(t, y) must return dy/dt with the shape of y at "
+            "every call"
+        )
+    if out.dtype != y.dtype:
+        raise TypeError(
+            f"{when} returned dtype {out.dtype} but the state is {y.dtype}{first}; return "
+            "dy/dt in the dtype of y at every call (e.g. build func's parameters in that dtype)"
+        )

@@ -35,6 +35,7 @@ import torch.utils.checkpoint
 from torch import Tensor
 
 from .batched_step import BatchedStep, mask_to
+from .field import check_evaluation
 from .independent_control import (
     accept_factor,
     per_sample_initial_step,
@@ -58,14 +59,40 @@ STATUS_NAMES = ("running", "success", "max_steps", "underflow", "nonfinite")
 
 class SampleField:
     """``func(t, y)`` called with per-sample times ``t`` (``(batch,)``, float64 inside the
-    loop), handed over in the user's time dtype."""
+    loop), handed over in the user's time dtype.
 
-    def __init__(self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype) -> None:
+    With ``check`` (not under ``compile_step``), every evaluation is checked as in the joint
+    loop (:class:`~odenet.solvers.field.CountingField`): output shape and dtype, and no
+    in-place change of ``y``; no host synchronisation unless the check fails.
+    """
+
+    def __init__(
+        self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype, check: bool = True
+    ) -> None:
         self.func = func
         self.t_dtype = t_dtype
+        self.check = check
+        self.calls = 0
 
     def __call__(self, t: Tensor, y: Tensor) -> Tensor:
-        return self.func(t if t.dtype == self.t_dtype else t.to(self.t_dtype), y)
+        tt = t if t.dtype == self.t_dtype else t.to(self.t_dtype)
+        if not self.check:
+            return self.func(tt, y)
+        self.calls += 1
+        try:
+            version = y._version
+        except RuntimeError:  # an inference tensor has no version counter
+            version = None
+        out = self.func(tt, y)
+        if (
+            version is None
+            or y._version != version
+            or type(out) is not Tensor
+            or out.shape != y.shape
+            or out.dtype is not y.dtype
+        ):
+            check_evaluation(out, y, t, version, self.calls)
+        return out
 
 
 @dataclass
