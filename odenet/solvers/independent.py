@@ -58,7 +58,7 @@ STATUS_NAMES = ("running", "success", "max_steps", "underflow", "nonfinite")
 
 class SampleField:
     """``func(t, y)`` called with per-sample times ``t`` (``(batch,)``, float64 inside the
-    loop), handed over in the user's time dtype."""
+    loop), handed over in the state's dtype (as ``odenet.solve`` does)."""
 
     def __init__(self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype) -> None:
         self.func = func
