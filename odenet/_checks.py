@@ -45,9 +45,18 @@ ADAPTIVE_OPTIONS = frozenset(
         "norm",
         "dt_min",
         "dt_max",
+        "on_step",
+        "on_accept",
+        "on_reject",
     }
 )
-FIXED_OPTIONS = frozenset({"step_size", "n_steps", "max_num_steps"})
+#: step hooks ``hook(t0, y0, dt)`` (0-d tensors in the state's dtype and the loop's state)
+STEP_HOOKS = frozenset({"on_step", "on_accept", "on_reject"})
+FIXED_OPTIONS = frozenset(
+    {"step_size", "n_steps", "max_num_steps", "grid", "perturb", "interp", "on_step"}
+)
+#: outputs between the grid points of a fixed-step method
+FIXED_INTERPOLANTS = ("hermite", "linear")
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ class FlatState:
         lead = flat.shape[:-1]
         sizes = [math.prod(s) for s in self.shapes]
         parts = torch.split(flat, sizes, dim=-1)
-        return tuple(p.reshape(*lead, *s) for p, s in zip(parts, self.shapes, strict=True))
+        return tuple(p.reshape((*lead, *s)) for p, s in zip(parts, self.shapes, strict=True))
 
     def pack(self, state: Sequence[Tensor]) -> Tensor:
         return torch.cat([s.reshape(-1) for s in state])
@@ -114,8 +123,12 @@ def check_y0(y0: object) -> FlatState:
     raise TypeError(f"y0 must be a tensor or a non-empty tuple of tensors; got {type(y0).__name__}")
 
 
-def check_t(t: object, y0: Tensor) -> list[float]:
-    """1-D, at least 2 entries, floating point, finite, on y0's device, strictly monotonic."""
+def check_t(t: object, y0: Tensor, open_end: bool = False) -> list[float]:
+    """1-D, at least 2 entries, floating point, finite, on y0's device, strictly monotonic.
+
+    With ``open_end`` (a terminal event is searched), the last entry may be ``inf`` or
+    ``-inf``: the solve runs until the event, with no end time.
+    """
     if not isinstance(t, Tensor):
         raise TypeError(
             f"t must be a 1-D torch.Tensor of times; got {type(t).__name__}. "
@@ -136,8 +149,11 @@ def check_t(t: object, y0: Tensor) -> list[float]:
         )
     times = [float(x) for x in t.detach().cpu().tolist()]
     for i, x in enumerate(times):
+        if math.isinf(x) and open_end and i == len(times) - 1 and i > 0:
+            continue
         if not math.isfinite(x):
-            raise ValueError(f"t must be finite; got t[{i}]={x}")
+            hint = " (only t[-1] may be +-inf, and only with event_fn)" if math.isinf(x) else ""
+            raise ValueError(f"t must be finite; got t[{i}]={x}{hint}")
     increasing = times[1] > times[0]
     for i in range(1, len(times)):
         ok = times[i] > times[i - 1] if increasing else times[i] < times[i - 1]
@@ -323,7 +339,18 @@ def check_options(
         norm=norm,  # type: ignore[arg-type]
         step_t=_times("step_t", opts.get("step_t", ())),
         jump_t=_times("jump_t", opts.get("jump_t", ())),
+        on_step=step_hook(opts, "on_step"),
+        on_accept=step_hook(opts, "on_accept"),
+        on_reject=step_hook(opts, "on_reject"),
     )
+
+
+def step_hook(opts: Mapping[str, object], key: str) -> Callable[..., object] | None:
+    """``opts[key]`` checked to be callable as ``hook(t0, y0, dt)`` (or ``None``)."""
+    hook = opts.get(key)
+    if hook is not None and not callable(hook):
+        raise TypeError(f"options[{key!r}] must be callable as hook(t0, y0, dt); got {hook!r}")
+    return hook  # type: ignore[return-value]
 
 
 def fixed_grid(
@@ -333,11 +360,15 @@ def fixed_grid(
     t1: float,
     t_dtype: torch.dtype | None = None,
 ) -> list[float]:
-    """The step grid of a fixed-step method: ``t0 + k h`` then ``t1`` (last step may be
-    shorter). With ``t_dtype``, a step too fine for that time dtype is refused
-    (:func:`check_time_resolution`)."""
+    """The step grid of a fixed-step method: ``t0 + k h`` then ``t1`` (last step may be shorter).
+
+    ``opts["grid"]`` gives the grid explicitly (from ``t0`` to ``t1``, strictly monotonic).
+    With ``t1 = +-inf`` (an open-ended event search) the grid holds ``max_num_steps`` steps
+    of ``step_size``. With ``t_dtype``, a step too fine for that time dtype is refused
+    (:func:`check_time_resolution`).
+    """
     grid = _fixed_grid(opts, method, t0, t1)
-    if t_dtype is not None and len(grid) > 1:
+    if t_dtype is not None and len(grid) > 1 and math.isfinite(t1):
         step = abs(grid[1] - grid[0])
         check_time_resolution(step, max(abs(t0), abs(t1)), t_dtype, "the fixed step size")
     return grid
@@ -346,6 +377,8 @@ def fixed_grid(
 def _fixed_grid(
     opts: Mapping[str, object], method: RungeKutta, t0: float, t1: float
 ) -> list[float]:
+    if opts.get("grid") is not None:
+        return _explicit_grid(opts, t0, t1)
     step_size, n_steps = opts.get("step_size"), opts.get("n_steps")
     if step_size is None and n_steps is None:
         raise ValueError(
@@ -360,6 +393,15 @@ def _fixed_grid(
         )
     span = abs(t1 - t0)
     d = 1.0 if t1 > t0 else -1.0
+    if math.isinf(t1):
+        if step_size is None:
+            raise ValueError(
+                f"an open-ended event search with method={method.name!r} needs step_size "
+                f"(n_steps={n_steps} cannot divide an infinite span)"
+            )
+        h = _positive("step_size", step_size)
+        limit = _positive_int("max_steps", opts.get("max_num_steps", DEFAULT_MAX_STEPS))
+        return [t0 + d * h * k for k in range(limit + 1)]
     if n_steps is not None:
         n = _positive_int("n_steps", n_steps)
         return [t0 + (t1 - t0) * (k / n) for k in range(n)] + [t1]
@@ -378,6 +420,29 @@ def _fixed_grid(
             "raise max_steps or use a larger step_size"
         )
     return [t0 + d * h * k for k in range(n)] + [t1]
+
+
+def _explicit_grid(opts: Mapping[str, object], t0: float, t1: float) -> list[float]:
+    """``opts["grid"]`` checked: it must start on ``t0``, end on ``t1`` and be monotonic."""
+    if opts.get("step_size") is not None or opts.get("n_steps") is not None:
+        raise ValueError(
+            "options['grid'] gives the step grid; do not also give step_size or n_steps"
+        )
+    grid = list(_times("grid", opts["grid"]))
+    if len(grid) < 2 or grid[0] != t0 or grid[-1] != t1:
+        ends = f"{grid[0]} ... {grid[-1]}" if grid else "empty"
+        raise ValueError(
+            f"options['grid'] must run from t[0]={t0} to t[-1]={t1}; got {ends} "
+            f"({len(grid)} points)"
+        )
+    d = 1.0 if t1 > t0 else -1.0
+    for i in range(1, len(grid)):
+        if not (grid[i] - grid[i - 1]) * d > 0:
+            raise ValueError(
+                f"options['grid'] must be strictly monotonic in the direction of t; got "
+                f"grid[{i}]={grid[i]} after grid[{i - 1}]={grid[i - 1]}"
+            )
+    return grid
 
 
 def check_output(k0: Tensor, y0: Tensor, name: str = "func(t0, y0)") -> None:

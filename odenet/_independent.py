@@ -206,7 +206,7 @@ def solve_independent(
     _check_config(cfg)
     y0 = flat.y0
     t_out = check_batched_t(t, y0)
-    fld = SampleField(func, t.dtype, check=not compile_step)
+    fld = SampleField(func, flat.y0.dtype, check=not compile_step)
     k0 = fld(t_out[:, 0], y0)
     check_output(k0, y0)
     if compile_step and _wants_checkpoint(gradient):

@@ -4,18 +4,27 @@ call :func:`integrate_rk`, so a strategy's forward pass takes exactly the plain 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ._checks import check_options, check_output, check_precision, fixed_grid
-from .errors import NonFiniteState
+from ._checks import (
+    FIXED_INTERPOLANTS,
+    check_options,
+    check_output,
+    check_precision,
+    fixed_grid,
+    step_hook,
+)
+from .errors import MaxStepsReached, NonFiniteState
 from .solution import DenseOutput, Stats
 from .solvers import RungeKutta
 from .solvers.field import CountingField
 from .solvers.integrate import RawSolution, integrate_adaptive, integrate_fixed
+from .solvers.interpolation import LinearOutputs
 
 __all__ = ["Plan", "check_finite", "dense_from_raw", "integrate_rk", "stats_from_raw"]
 
@@ -55,8 +64,10 @@ def integrate_rk(
         ``(raw, nfe)``: the loop's :class:`RawSolution` and the evaluations of ``field``.
     """
     method = plan.solver if solver is None else solver
-    fld = CountingField(field, t_dtype, y0.device)
-    k0 = fld(times[0], y0)
+    fld = CountingField(field, y0.dtype, y0.device)
+    perturb = bool(plan.opts.get("perturb", False))
+    direction = 1.0 if times[-1] > times[0] else -1.0
+    k0 = fld(fld.nudge(times[0], direction) if perturb else times[0], y0)
     check_output(k0, y0)
     if plan.solver.adaptive:
         check_precision(plan.rtol, y0.dtype)
@@ -64,8 +75,18 @@ def integrate_rk(
         raw = integrate_adaptive(fld, method, y0, k0, times, cfg, event_fn, dense)  # type: ignore[arg-type]
         return raw, fld.nfe
     grid = fixed_grid(plan.opts, plan.solver, times[0], times[-1], t_dtype)
-    raw = integrate_fixed(fld, method, y0, k0, times, grid, event_fn, dense)  # type: ignore[arg-type]
+    interp = plan.opts.get("interp", "hermite")
+    if interp not in FIXED_INTERPOLANTS:
+        raise ValueError(f"options['interp'] must be one of {FIXED_INTERPOLANTS}; got {interp!r}")
+    if interp == "linear":
+        method = LinearOutputs(method)
+    hook = step_hook(plan.opts, "on_step")
+    raw = integrate_fixed(fld, method, y0, k0, times, grid, event_fn, dense, perturb, hook)  # type: ignore[arg-type]
     check_finite(raw.ys, times, raw.last_step)
+    if math.isinf(times[-1]) and raw.event_t is None:
+        raise MaxStepsReached(
+            t=grid[-1], dt=grid[-1] - grid[-2], max_steps=len(grid) - 1, t_end=times[-1]
+        )
     return raw, fld.nfe
 
 

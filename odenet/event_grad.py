@@ -41,16 +41,17 @@ def differentiable_event(
     t0 = torch.tensor(t_e, dtype=t_like.dtype, device=t_like.device)
     if not torch.is_grad_enabled():
         return t0, y_e
-    g = event_fn(t0, y_e)
+    t_state = t0.to(y_e.dtype)  # func and event_fn see time in the state's dtype
+    g = event_fn(t_state, y_e)
     if not g.requires_grad:
         return t0, y_e
     with torch.enable_grad():
-        tt = t0.detach().requires_grad_(True)
+        tt = t_state.detach().requires_grad_(True)
         yy = y_e.detach().requires_grad_(True)
         g_local = event_fn(tt, yy)
         g_t, g_y = torch.autograd.grad(g_local, (tt, yy), allow_unused=True)
     with torch.no_grad():
-        f_e = func(t0, y_e.detach())
+        f_e = func(t_state, y_e.detach())
         g_dot = (g_y * f_e).sum() if g_y is not None else torch.zeros((), dtype=y_e.dtype)
         if g_t is not None:
             g_dot = g_dot + g_t.to(g_dot.dtype)

@@ -21,6 +21,7 @@ from ._checks import (
 from ._independent import check_batch_mode, check_on_failure, solve_independent
 from ._run import Plan, dense_from_raw, integrate_rk, stats_from_raw
 from .event_grad import differentiable_event
+from .gradients.time_grad import attach_output_times, attach_start_time, wants_time_grad
 from .solution import Solution
 from .solvers import RungeKutta
 from .solvers.integrate import RawSolution
@@ -55,8 +56,11 @@ def solve(
     """Solve ``dy/dt = func(t, y)`` from ``y(t[0]) = y0`` and report how it went.
 
     Args:
-        func: ``func(t, y) -> dy/dt``; ``t`` is a 0-d tensor, ``y`` has ``y0``'s shape (or
-            is a tuple like ``y0``), and the result must match ``y``'s shape and dtype.
+        func: ``func(t, y) -> dy/dt``; ``t`` is a 0-d tensor in the state's dtype (the dtype
+            of ``y0``, whatever the dtype of ``t``: a float32 state receives float32 times,
+            as in torchdiffeq, so fields that build tensors from ``t`` and ``y`` work; the
+            loops keep time in float64 themselves), ``y`` has ``y0``'s shape (or is a tuple
+            like ``y0``), and the result must match ``y``'s shape and dtype.
         y0: initial state, a floating tensor ``(*batch, *state)`` or a tuple of tensors.
         t: 1-D floating tensor of output times, strictly increasing or decreasing, on
             ``y0``'s device; ``t[0]`` is the initial time.
@@ -73,11 +77,18 @@ def solve(
         max_steps: bound on the number of steps (accepted + rejected; default 100000).
         options: torchdiffeq-style dict; accepted keys are ``first_step, safety, ifactor,
             dfactor, beta, max_num_steps, step_t, jump_t, norm, dt_min, dt_max`` (adaptive)
-            and ``step_size, n_steps, max_num_steps`` (fixed). Unknown keys raise.
+            and ``step_size, n_steps, max_num_steps, grid, perturb`` (fixed: ``grid`` is an
+            explicit step grid from ``t[0]`` to ``t[-1]``; ``perturb=True`` samples ``func``
+            just inside each step's ends, for fields that jump on the grid points;
+            ``interp="linear"`` joins grid values by straight lines instead of the default
+            ``"hermite"``). Unknown keys raise.
         event_fn: terminal event ``event_fn(t, y) -> 0-d tensor``; the solve stops where it
             changes sign, located on the dense output to float64 resolution in ``t``. The
             event time and state are differentiable (implicit function theorem; one extra
-            evaluation of ``func``), with the default autograd gradient.
+            evaluation of ``func``), with the default autograd gradient, also with respect
+            to ``t`` when it requires grad. With ``event_fn``, ``t[-1]`` may be ``inf``
+            (``-inf`` backwards): the search is open-ended, stopping at the event or raising
+            MaxStepsReached (fixed-step methods need ``step_size`` then).
         gradient: gradient strategy (an object from :mod:`odenet.gradients` or its name):
             ``None``/``"autograd"`` backpropagates through the solver's operations (memory
             grows with the steps); ``"adjoint"`` solves the continuous adjoint backwards
@@ -127,7 +138,7 @@ def solve(
             options=options, event_fn=event_fn, gradient=gradient, on_failure=on_failure,
             compile_step=compile_step,
         )  # fmt: skip
-    times = check_t(t, flat.y0)
+    times = check_t(t, flat.y0, open_end=event_fn is not None)
     rtol = check_tolerance("rtol", rtol)
     atol = check_tolerance("atol", atol)
     # -- gradient strategy dispatch (odenet.gradients) --
@@ -149,7 +160,11 @@ def solve(
     f = wrap_tuple_func(func, flat) if flat.is_tuple else func
     ev = _wrap_event(event_fn, flat) if event_fn is not None else None
     plan = Plan(solver, opts, rtol, atol)
-    raw, nfe = integrate_rk(f, flat.y0, times, t.dtype, plan, dense, event_fn=ev)
+    y0_flat = attach_start_time(t, flat.y0, f)  # t[0]'s gradient term when t requires grad
+    raw, nfe = integrate_rk(f, y0_flat, times, t.dtype, plan, dense, event_fn=ev)
+    if wants_time_grad(t):
+        reached = torch.stack(raw.ys)
+        raw.ys = list(attach_output_times(t[: len(raw.ys)], reached, f).unbind(0))
     event_t = None
     if raw.event_t is not None and ev is not None:
         event_t, raw.event_y = differentiable_event(ev, f, raw.event_t, raw.event_y, t)

@@ -30,7 +30,14 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
-from .._checks import ADAPTIVE_OPTIONS, check_method, check_tolerance, merge_options
+from .._checks import (
+    ADAPTIVE_OPTIONS,
+    STEP_HOOKS,
+    check_method,
+    check_tolerance,
+    fixed_grid,
+    merge_options,
+)
 from ..solution import Solution
 from ..solvers import RungeKutta, rms_norm
 from ._loop import Plan, build_solution, integrate_rk, plan_rk, stats_from_raw
@@ -41,7 +48,7 @@ __all__ = ["Adjoint"]
 
 #: forward options carried over to an adaptive backward solve: all but the initial step and
 #: the norm (the backward state is larger, so both are chosen afresh)
-_CARRIED = tuple(sorted(ADAPTIVE_OPTIONS - {"first_step", "norm"}))
+_CARRIED = tuple(sorted(ADAPTIVE_OPTIONS - {"first_step", "norm"} - STEP_HOOKS))
 
 
 class AugmentedField:
@@ -66,7 +73,10 @@ class AugmentedField:
         with torch.enable_grad():
             y = y.detach().requires_grad_(True)
             f = self.field(t, y)
-            vjps = torch.autograd.grad(f, (y, *self.params), -a, allow_unused=True)
+            if f.requires_grad:
+                vjps = torch.autograd.grad(f, (y, *self.params), -a, allow_unused=True)
+            else:  # f depends on neither y nor the parameters (a pure forcing term)
+                vjps = (None,) * (1 + len(self.params))
         parts = [f.reshape(-1).detach()]
         parts.append(
             torch.zeros(n, dtype=s.dtype, device=s.device)
@@ -210,6 +220,8 @@ class Adjoint(GradientStrategy):
             return float(opts["step_size"])  # type: ignore[arg-type]
         if not forward.solver.adaptive and opts.get("n_steps") is not None:
             return abs(problem.times[-1] - problem.times[0]) / int(opts["n_steps"])  # type: ignore[call-overload]
+        if not forward.solver.adaptive:  # neither step_size nor n_steps: fixed_grid names the fix
+            fixed_grid(opts, forward.solver, problem.times[0], problem.times[-1])
         raise ValueError(
             "the adjoint method is fixed-step but the forward solve is adaptive; give the "
             "backward step size, e.g. Adjoint(method='rk4', options={'step_size': 0.01})"

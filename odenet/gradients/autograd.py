@@ -27,14 +27,8 @@ class Autograd(GradientStrategy):
 
     def takes_over(self, method: object, t: Tensor, event_fn: object) -> bool:
         self.check(method, event_fn)
-        if not wants_time_grad(t):
-            return False
-        if event_fn is not None:
-            raise ValueError(
-                "gradients with respect to t are not available together with event_fn; "
-                "pass t.detach() (the event time itself is returned without a gradient)"
-            )
-        return True
+        # with event_fn, solve()'s own path attaches the time terms and the event's gradient
+        return wants_time_grad(t) and event_fn is None
 
     def solve(self, problem: Problem) -> Solution:
         plan = plan_rk(problem)

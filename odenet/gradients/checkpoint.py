@@ -117,7 +117,7 @@ class Replay:
     ) -> tuple[Tensor, list[tuple[int, Tensor]]]:
         """Redo steps ``a..b-1`` from ``y``: the end state and the outputs inside them."""
         solver = self.plan.solver
-        fld = CountingField(self.field, self.t_dtype, y.device)
+        fld = CountingField(self.field, y.dtype, y.device)
         k = self.first_stage(fld, a, y)
         outs: list[tuple[int, Tensor]] = []
         for j in range(a, b):

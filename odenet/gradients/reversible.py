@@ -94,7 +94,7 @@ class _Run:
 class _ReversibleFunction(Function):
     @staticmethod
     def forward(ctx: Any, y0: Tensor, run: _Run, *params: Tensor) -> Tensor:  # type: ignore[override]
-        fld = CountingField(run.problem.field, run.problem.t.dtype, y0.device)
+        fld = CountingField(run.problem.field, y0.dtype, y0.device)
         outs, (y_n, z_n, _) = integrate_reversible_heun(fld, y0, run.grid, run.out_idx)
         check_finite(outs, run.problem.times, run.grid[-1] - run.grid[-2])
         run.nfe_forward = fld.nfe
@@ -108,7 +108,7 @@ class _ReversibleFunction(Function):
         run: _Run = ctx.run
         y, z_n = ctx.saved_tensors
         grid, params = run.grid, run.params
-        fld = CountingField(run.problem.field, run.problem.t.dtype, y.device)
+        fld = CountingField(run.problem.field, y.dtype, y.device)
         out_at = {n: i for i, n in enumerate(run.out_idx)}
         grads: list[Tensor | None] = [None] * len(params)
 

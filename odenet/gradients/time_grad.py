@@ -51,7 +51,7 @@ class _StartTime(Function):
         grad_t0 = None
         if ctx.needs_input_grad[0]:
             with torch.no_grad():
-                f0 = ctx.field(t0.detach(), y0.detach())
+                f0 = ctx.field(t0.detach().to(y0.dtype), y0.detach())
                 grad_t0 = -(grad * f0).sum().to(t0.dtype).reshape(t0.shape)
         return grad_t0, grad, None
 
@@ -73,7 +73,7 @@ class _OutputTimes(Function):
         if ctx.needs_input_grad[0]:
             with torch.no_grad():
                 parts = [
-                    (grad[i] * ctx.field(t[i].detach(), ys[i].detach())).sum()
+                    (grad[i] * ctx.field(t[i].detach().to(ys.dtype), ys[i].detach())).sum()
                     for i in range(t.shape[0])
                 ]
                 grad_t = torch.stack(parts).to(t.dtype)

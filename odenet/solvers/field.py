@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -43,6 +44,18 @@ class CountingField:
     def time(self, t: float) -> Tensor:
         """``t`` as a 0-d tensor of the time dtype, on the state's device."""
         return torch.scalar_tensor(t, dtype=self._dtype, device=self._device)
+
+    def nudge(self, t: float, toward: float) -> float:
+        """The time nearest ``t`` strictly on the ``toward`` side (``+1.0``/``-1.0``) that
+        ``func`` can tell apart from ``t``: representable in the time dtype ``func`` receives.
+
+        A one-float64-ulp nudge would round back onto ``t`` in float32 (``jump_t`` would then
+        evaluate ``func`` on the wrong side of a discontinuity).
+        """
+        x = torch.scalar_tensor(t, dtype=self._dtype)
+        if (float(x) - t) * toward > 0:  # rounding already moved it to the requested side
+            return float(x)
+        return float(torch.nextafter(x, torch.scalar_tensor(toward * math.inf, dtype=self._dtype)))
 
     def __call__(self, t: float, y: Tensor) -> Tensor:
         self.nfe += 1

@@ -59,7 +59,7 @@ STATUS_NAMES = ("running", "success", "max_steps", "underflow", "nonfinite")
 
 class SampleField:
     """``func(t, y)`` called with per-sample times ``t`` (``(batch,)``, float64 inside the
-    loop), handed over in the user's time dtype.
+    loop), handed over in the state's dtype (as ``odenet.solve`` does).
 
     With ``check`` (not under ``compile_step``), every evaluation is checked as in the joint
     loop (:class:`~odenet.solvers.field.CountingField`): output shape and dtype, and no

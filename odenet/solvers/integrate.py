@@ -67,6 +67,11 @@ class AdaptiveConfig:
     norm: Callable[[Tensor], Tensor] = rms_norm
     step_t: tuple[float, ...] = ()
     jump_t: tuple[float, ...] = ()
+    #: called as ``hook(t0, y0, dt)`` (0-d tensors, loop state) before every step attempt,
+    #: after an accepted and after a rejected one
+    on_step: Callable[[Tensor, Tensor, Tensor], object] | None = None
+    on_accept: Callable[[Tensor, Tensor, Tensor], object] | None = None
+    on_reject: Callable[[Tensor, Tensor, Tensor], object] | None = None
 
 
 class _EventTracker:
@@ -106,8 +111,9 @@ class _EventTracker:
 def _left_limit(
     fld: CountingField, t_jump: float, toward: float
 ) -> Callable[[float, Tensor], Tensor]:
-    """``fld`` with times at or past a discontinuity moved one ulp back before it."""
-    before = float(np.nextafter(t_jump, t_jump + toward))
+    """``fld`` with times at or past a discontinuity moved back to the last time before it
+    that ``func`` can resolve (in the time dtype it receives)."""
+    before = fld.nudge(t_jump, toward)
 
     def field(tau: float, y: Tensor) -> Tensor:
         return fld(before if (tau - before) * toward < 0 else tau, y)
@@ -148,6 +154,27 @@ def _needs_f1(method: RungeKutta, t_out: list[float], idx: int, t_new: float, d:
     return idx < len(t_out) and (t_out[idx] - t_new) * d < 0.0
 
 
+def _one_sided(fld: CountingField, t0: float, t1: float) -> Callable[[float, Tensor], Tensor]:
+    """``fld`` on the step ``[t0, t1]`` with its end times moved just inside the step.
+
+    A field that jumps at the grid points is then sampled on the step's own side of each
+    jump: evaluations at ``t0`` happen just after it, at ``t1`` just before it (in the time
+    dtype ``func`` receives).
+    """
+    d = 1.0 if t1 > t0 else -1.0
+    after, before = fld.nudge(t0, d), fld.nudge(t1, -d)
+    near = 4 * np.finfo(np.float64).eps * max(abs(t0), abs(t1), 1.0)
+
+    def field(tau: float, y: Tensor) -> Tensor:
+        if abs(tau - t0) <= near:
+            return fld(after, y)
+        if abs(tau - t1) <= near:
+            return fld(before, y)
+        return fld(tau, y)
+
+    return field
+
+
 def integrate_fixed(
     fld: CountingField,
     method: RungeKutta,
@@ -157,11 +184,16 @@ def integrate_fixed(
     grid: list[float],
     event_fn: EventFn | None = None,
     dense: bool = False,
+    perturb: bool = False,
+    on_step: Callable[[Tensor, Tensor, Tensor], object] | None = None,
 ) -> RawSolution:
     """Steps along ``grid`` (``grid[0] == t_out[0]``, ``grid[-1] == t_out[-1]``).
 
     Outputs at requested times between grid points come from cubic Hermite interpolation
     (or the method's own continuous extension); times on the grid return the grid value.
+    With ``perturb``, every step samples ``func`` just inside its own ends (see
+    :func:`_one_sided`; ``k0`` must then be the evaluation just after ``grid[0]``), so a
+    field with jumps on the grid points is integrated on the correct side of each.
     """
     t0, t_end = t_out[0], t_out[-1]
     d = 1.0 if t_end > t0 else -1.0
@@ -171,11 +203,14 @@ def integrate_fixed(
     t, y, k = t0, y0, k0
     for t_new in grid[1:]:
         dt = t_new - t
+        step_fld = _one_sided(fld, t, t_new) if perturb else fld
+        if on_step is not None:
+            on_step(fld.time(t), y, fld.time(dt))
         if k is None:
-            k = fld(t, y)
-        y1, ks = method.step(fld, t, y, dt, k)
+            k = step_fld(t, y)
+        y1, ks = method.step(step_fld, t, y, dt, k)
         need = dense or events is not None or _needs_f1(method, t_out, idx, t_new, d)
-        f1 = ks[-1] if method.fsal else (fld(t_new, y1) if need else None)
+        f1 = ks[-1] if method.fsal else (step_fld(t_new, y1) if need else None)
         raw.n_accepted += 1
         if events is not None:
             hit = events.check(method, t, dt, y, y1, ks, f1)
@@ -186,7 +221,7 @@ def integrate_fixed(
         idx = _emit_outputs(raw, t_out, idx, method, t, t_new, d, y, y1, ks, f1)
         if raw.steps is not None:
             raw.steps.append(StepRecord(t, dt, y, y1, ks, f1))
-        t, y, k = t_new, y1, f1
+        t, y, k = t_new, y1, None if perturb else f1
     raw.initial_step = abs(grid[1] - grid[0])
     raw.last_step = abs(grid[-1] - grid[-2])
     return raw
@@ -230,7 +265,8 @@ def integrate_adaptive(
         h = initial_step_size(fld, t0, y0, k0, d, method.order, rtol, atol, norm)
     h = min(max(h, ctrl.dt_min), ctrl.dt_max)
     raw.initial_step = h
-    h_floor = max(ctrl.dt_min, 8 * np.finfo(np.float64).eps * max(abs(t0), abs(t_end)))
+    span_scale = max(abs(t0), abs(t_end) if math.isfinite(t_end) else 0.0)  # t_end may be inf
+    h_floor = max(ctrl.dt_min, 8 * np.finfo(np.float64).eps * span_scale)
     with torch.no_grad():
         y_abs = y0.abs()
     t, y, k = t0, y0, k0
@@ -244,6 +280,8 @@ def integrate_adaptive(
         h_try = remaining if land else h
         dt = d * h_try
         t_new = target if land else t + dt
+        if cfg.on_step is not None:
+            cfg.on_step(fld.time(t), y, fld.time(dt))
         if land and target in jumps:
             y1, ks = method.step(_left_limit(fld, target, -d), t, y, dt, k)
         else:
@@ -262,6 +300,8 @@ def integrate_adaptive(
             continue
         nonfinite = 0
         if ratio > 1.0:
+            if cfg.on_reject is not None:
+                cfg.on_reject(fld.time(t), y, fld.time(dt))
             raw.n_rejected += 1
             rejected_last = True
             h = h_try * ctrl.reject_factor(ratio, q)
@@ -269,6 +309,8 @@ def integrate_adaptive(
                 raise StepSizeUnderflow(t=t, dt=d * h)
             continue
         # accepted
+        if cfg.on_accept is not None:
+            cfg.on_accept(fld.time(t), y, fld.time(dt))
         raw.n_accepted += 1
         raw.last_step = h_try
         f1 = ks[-1] if method.fsal else None
@@ -297,6 +339,6 @@ def integrate_adaptive(
         rejected_last = False
         t, y, y_abs = t_new, y1, y1_abs
         if land and t_new in jumps:
-            k = fld(float(np.nextafter(t_new, t_new + d)), y1)
+            k = fld(fld.nudge(t_new, d), y1)
         else:
             k = f1 if f1 is not None else fld(t_new, y1)

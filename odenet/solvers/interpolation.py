@@ -8,10 +8,13 @@ interpolation, the fallback, lives in :mod:`odenet.solvers.runge_kutta`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import torch
+from torch import Tensor
 
-__all__ = ["polynomial_weights", "quartic_through_midpoint"]
+__all__ = ["LinearOutputs", "polynomial_weights", "quartic_through_midpoint"]
 
 
 def quartic_through_midpoint(
@@ -58,3 +61,33 @@ def polynomial_weights(
             raise ValueError(f"an interpolation weight must vanish at theta=0; got {coef[0]}")
         rows.append(tuple(float(x) for x in coef[1:]))
     return tuple(rows)
+
+
+class LinearOutputs:
+    """A fixed-step method whose outputs between grid points are linear interpolants.
+
+    Stands in for the method in the fixed-step loop (``options={"interp": "linear"}``):
+    steps are the method's own; ``interpolate`` joins ``y0`` and ``y1`` by a straight line
+    (first order; torchdiffeq's default for fixed grids), and needs no ``f(t1, y1)``.
+    """
+
+    #: not ``None``: the loop then never evaluates ``f(t1, y1)`` just to interpolate
+    dense_weights = ()
+
+    def __init__(self, method: Any) -> None:
+        self._method = method
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._method, name)
+
+    def interpolate(
+        self,
+        theta: float,
+        y0: Tensor,
+        y1: Tensor,
+        ks: Sequence[Tensor],
+        dt: float,
+        f1: Tensor | None = None,
+    ) -> Tensor:
+        """``y0 + theta (y1 - y0)`` for ``theta`` in [0, 1]."""
+        return torch.lerp(y0, y1, theta)
