@@ -29,7 +29,7 @@ class CountingField:
         nfe: number of evaluations so far.
     """
 
-    __slots__ = ("_device", "_dtype", "_shape", "_y_dtype", "func", "nfe")
+    __slots__ = ("__weakref__", "_device", "_dtype", "_shape", "_y_dtype", "func", "nfe")
 
     def __init__(
         self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype, device: torch.device

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import MaxStepsReached, NonFiniteState, StepSizeUnderflow
+from ..errors import MaxStepsReached, NewtonConvergenceError, NonFiniteState, StepSizeUnderflow
 from .controller import PIController, initial_step_size, rms_norm, scaled_error_norm
 from .events import event_value, locate_event
 from .field import CountingField
@@ -267,6 +267,9 @@ def integrate_adaptive(
     raw.initial_step = h
     span_scale = max(abs(t0), abs(t_end) if math.isfinite(t_end) else 0.0)  # t_end may be inf
     h_floor = max(ctrl.dt_min, 8 * np.finfo(np.float64).eps * span_scale)
+    start_solve = getattr(method, "start_solve", None)  # implicit methods: Newton state
+    if start_solve is not None:
+        start_solve(fld, rtol, atol)
     with torch.no_grad():
         y_abs = y0.abs()
     t, y, k = t0, y0, k0
@@ -282,10 +285,18 @@ def integrate_adaptive(
         t_new = target if land else t + dt
         if cfg.on_step is not None:
             cfg.on_step(fld.time(t), y, fld.time(dt))
-        if land and target in jumps:
-            y1, ks = method.step(_left_limit(fld, target, -d), t, y, dt, k)
-        else:
-            y1, ks = method.step(fld, t, y, dt, k)
+        try:
+            if land and target in jumps:
+                y1, ks = method.step(_left_limit(fld, target, -d), t, y, dt, k)
+            else:
+                y1, ks = method.step(fld, t, y, dt, k)
+        except NewtonConvergenceError:  # implicit methods: halve the step and retry
+            raw.n_rejected += 1
+            rejected_last = True
+            h = h_try * 0.5
+            if h < h_floor:
+                raise
+            continue
         with torch.no_grad():
             y1_abs = y1.abs()
             err = method.error_estimate(ks, dt)
