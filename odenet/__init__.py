@@ -16,6 +16,7 @@ from .errors import (
     SamplesFailed,
     SolverError,
     StepSizeUnderflow,
+    StiffnessDetected,
 )
 from .gradients import Adjoint, Autograd, Checkpoint, Reversible, SavedTensorMeter
 from .models import CNF, ConvResNet, LatentODE, MLPResNet, ODENet, ResidualBlock
@@ -109,6 +110,7 @@ __all__ = [
     "SolverError",
     "Stats",
     "StepSizeUnderflow",
+    "StiffnessDetected",
     "Tsit5",
     "__version__",
     "coarsen",

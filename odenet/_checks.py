@@ -43,6 +43,7 @@ ADAPTIVE_OPTIONS = frozenset(
         "norm",
         "dt_min",
         "dt_max",
+        "stiffness_check",
     }
 )
 FIXED_OPTIONS = frozenset({"step_size", "n_steps", "max_num_steps"})
@@ -266,7 +267,14 @@ def check_options(
         norm=norm,  # type: ignore[arg-type]
         step_t=_times("step_t", opts.get("step_t", ())),
         jump_t=_times("jump_t", opts.get("jump_t", ())),
+        stiffness_check=_flag("stiffness_check", opts.get("stiffness_check", True)),
     )
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"options[{name!r}] must be True or False; got {value!r}")
+    return value
 
 
 def fixed_grid(opts: Mapping[str, object], method: RungeKutta, t0: float, t1: float) -> list[float]:

@@ -20,6 +20,7 @@ from .controller import PIController, initial_step_size, rms_norm, scaled_error_
 from .events import event_value, locate_event
 from .field import CountingField
 from .runge_kutta import RungeKutta
+from .stiffness import StiffnessMonitor
 
 __all__ = ["AdaptiveConfig", "RawSolution", "StepRecord", "integrate_adaptive", "integrate_fixed"]
 
@@ -67,6 +68,7 @@ class AdaptiveConfig:
     norm: Callable[[Tensor], Tensor] = rms_norm
     step_t: tuple[float, ...] = ()
     jump_t: tuple[float, ...] = ()
+    stiffness_check: bool = True
 
 
 class _EventTracker:
@@ -206,7 +208,9 @@ def integrate_adaptive(
 
     Every step ends on ``t_end`` exactly when it would pass it, and on any time listed in
     ``step_t``/``jump_t``; after a ``jump_t`` time the first stage is re-evaluated just
-    past the discontinuity. Raises MaxStepsReached, StepSizeUnderflow or NonFiniteState.
+    past the discontinuity. Raises MaxStepsReached, StepSizeUnderflow or NonFiniteState,
+    and StiffnessDetected from Hairer's test (``cfg.stiffness_check``; explicit pairs whose
+    last two stages share a node, see :mod:`odenet.solvers.stiffness`).
     """
     t0, t_end = t_out[0], t_out[-1]
     d = 1.0 if t_end > t0 else -1.0
@@ -233,6 +237,7 @@ def integrate_adaptive(
     h_floor = max(ctrl.dt_min, 8 * np.finfo(np.float64).eps * max(abs(t0), abs(t_end)))
     with torch.no_grad():
         y_abs = y0.abs()
+    stiff = StiffnessMonitor.for_method(method) if cfg.stiffness_check else None
     t, y, k = t0, y0, k0
     idx, li, prev_ratio, rejected_last, nonfinite = 1, 0, 1.0, False, 0
     while True:
@@ -251,7 +256,11 @@ def integrate_adaptive(
         with torch.no_grad():
             y1_abs = y1.abs()
             err = method.error_estimate(ks, dt)
-            ratio = float(scaled_error_norm(err, y_abs, y1_abs, rtol, atol, norm))
+            ratio_t = scaled_error_norm(err, y_abs, y1_abs, rtol, atol, norm)
+            if stiff is not None and stiff.wants(raw.n_accepted):  # read with the ratio
+                ratio, *probe = torch.cat([ratio_t.double()[None], stiff.norms(ks, dt)]).tolist()
+            else:
+                ratio, probe = float(ratio_t), None
         if not math.isfinite(ratio):
             raw.n_rejected += 1
             nonfinite += 1
@@ -271,6 +280,8 @@ def integrate_adaptive(
         # accepted
         raw.n_accepted += 1
         raw.last_step = h_try
+        if probe is not None:
+            stiff.update(*probe, h_try, t_new, dt, t_end, raw.n_accepted)  # type: ignore[union-attr]
         f1 = ks[-1] if method.fsal else None
         if f1 is None and (dense or events is not None or _needs_f1(method, t_out, idx, t_new, d)):
             f1 = fld(t_new, y1)
