@@ -1,0 +1,149 @@
+"""Batched Jacobians ``∂f/∂y`` of a vector field and LU factorisations of Newton matrices.
+
+A state ``y`` of shape ``(B, *state)`` is seen either as ``B`` independent systems of size
+``n = prod(state)`` (``mode="batch"``: the field's sample ``b`` depends only on ``y[b]``, as
+for any per-sample network) or as one system of size ``N = y.numel()`` (``mode="full"``).
+The Jacobian is returned as blocks ``(R, m, m)``: ``(B, n, n)`` or ``(1, N, N)``.
+
+In batch mode all ``B`` blocks come from ``n`` vector-Jacobian products (reverse mode) or
+``n`` Jacobian-vector products (forward mode) of ``y -> f(t, y).sum(0)``: the sum over the
+batch does not mix samples when they are independent, so row ``i`` of the Jacobian of the
+sum holds ``∂f_{b,i}/∂y_{b,j}`` for every ``b`` at once (``torch.func.jacrev``/``jacfwd``).
+
+Newton matrices of implicit Runge--Kutta methods are ``I - (hA) ⊗ J`` per block, with ``hA``
+an ``(s, s)`` matrix (``s = 1``, ``hA = h γ`` for a diagonally implicit stage). They are
+factored once with ``torch.linalg.lu_factor`` and reused for many right-hand sides.
+
+Reference: Hairer & Wanner, *Solving Ordinary Differential Equations II*, §IV.8.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+__all__ = ["LUFactor", "batched_jacobian", "block_view", "newton_matrix"]
+
+JacobianMode = Literal["batch", "full"]
+ADMode = Literal["rev", "fwd"]
+
+
+def block_view(x: Tensor, mode: JacobianMode, lead: int = 0) -> Tensor:
+    """Flatten ``x`` of shape ``(*lead_dims, B, *state)`` into rows of the Jacobian blocks.
+
+    Args:
+        x: a tensor whose trailing dims after the first ``lead`` ones are the state's.
+        mode: ``"batch"`` -> ``(*lead_dims, B, n)``; ``"full"`` -> ``(*lead_dims, 1, N)``.
+        lead: number of leading dims to keep (e.g. 1 for stacked stages ``(s, B, *state)``).
+    """
+    head = x.shape[:lead]
+    if mode == "full":
+        return x.reshape(*head, 1, -1)
+    return x.reshape(*head, x.shape[lead], -1)
+
+
+def batched_jacobian(
+    field: Callable[[object, Tensor], Tensor],
+    t: object,
+    y: Tensor,
+    mode: JacobianMode = "batch",
+    ad: ADMode = "rev",
+) -> Tensor:
+    """The Jacobian ``∂f/∂y`` at ``(t, y)`` as blocks, without a graph to the inputs.
+
+    Args:
+        field: ``field(t, y)`` returning a tensor of ``y``'s shape.
+        t: passed to ``field`` unchanged (a float or a tensor).
+        y: ``(B, *state)`` for ``mode="batch"`` (any shape for ``"full"``).
+        mode: ``"batch"`` (independent samples, blocks ``(B, n, n)``, ``n = prod(state)``)
+            or ``"full"`` (one system, ``(1, N, N)``, ``N = y.numel()``).
+        ad: ``"rev"`` (``n`` vjps; cheaper when the field is wide) or ``"fwd"`` (``n`` jvps).
+
+    Returns:
+        ``J`` with ``J[r, i, j] = ∂f_{r,i}/∂y_{r,j}``, in ``y``'s dtype and device.
+
+    Raises:
+        ValueError: for an unknown ``mode`` or ``ad``, or a 0-d ``y`` in batch mode.
+    """
+    if mode not in ("batch", "full"):
+        raise ValueError(f"mode must be 'batch' or 'full'; got {mode!r}")
+    if ad not in ("rev", "fwd"):
+        raise ValueError(f"ad must be 'rev' or 'fwd'; got {ad!r}")
+    if mode == "batch" and y.dim() == 0:
+        raise ValueError("mode='batch' needs a state y of shape (B, *state); got a 0-d y")
+    y = y.detach()
+    shape = y.shape
+    transform = torch.func.jacrev if ad == "rev" else torch.func.jacfwd
+
+    if mode == "full":
+        n_all = y.numel()
+
+        def flat(z: Tensor) -> Tensor:
+            return field(t, z.reshape(shape)).reshape(-1)
+
+        with torch.no_grad():
+            jac = transform(flat)(y.reshape(-1))
+        return jac.detach().reshape(1, n_all, n_all)
+
+    b = shape[0]
+    n = math.prod(shape[1:])
+
+    def summed(z: Tensor) -> Tensor:
+        return field(t, z).sum(0).reshape(-1)
+
+    with torch.no_grad():  # the transform still differentiates; no graph to parameters
+        jac = transform(summed)(y)  # (n, B, *state)
+    return jac.detach().reshape(n, b, n).transpose(0, 1)
+
+
+def newton_matrix(jac: Tensor, h_a: Tensor | float) -> Tensor:
+    """``I - (hA) ⊗ J`` per block.
+
+    Args:
+        jac: ``(R, m, m)`` Jacobian blocks.
+        h_a: a float ``hγ`` (one stage), an ``(s, s)`` matrix ``h A`` shared by every block,
+            or ``(R, s, s)`` per block (per-sample step sizes).
+
+    Returns:
+        ``(R, s*m, s*m)``; unknowns are ordered stage-major (index ``i*m + p``).
+    """
+    r, m, _ = jac.shape
+    if not isinstance(h_a, Tensor):
+        return torch.eye(m, dtype=jac.dtype, device=jac.device) - h_a * jac
+    h_a = h_a.to(jac.dtype)
+    if h_a.dim() == 2:
+        h_a = h_a.expand(r, *h_a.shape)
+    s = h_a.shape[-1]
+    kron = torch.einsum("rik,rpq->ripkq", h_a, jac).reshape(r, s * m, s * m)
+    return torch.eye(s * m, dtype=jac.dtype, device=jac.device) - kron
+
+
+class LUFactor:
+    """LU factorisation of a batch of square matrices ``(R, M, M)``, reused across solves.
+
+    ``solve(rhs)`` accepts ``(R, M)`` or ``(R, M, k)`` right-hand sides (``adjoint=True``
+    solves with the transposed matrices, as the implicit-differentiation backward needs).
+
+    Attributes:
+        singular: ``(R,)`` bool, blocks whose factorisation hit an exactly zero pivot.
+    """
+
+    def __init__(self, matrix: Tensor) -> None:
+        self.shape = matrix.shape
+        self.lu, self.pivots, info = torch.linalg.lu_factor_ex(matrix)
+        self.singular = info != 0
+
+    def solve(self, rhs: Tensor, adjoint: bool = False) -> Tensor:
+        vector = rhs.dim() == 2
+        b = rhs.unsqueeze(-1) if vector else rhs
+        x = torch.linalg.lu_solve(self.lu, self.pivots, b.to(self.lu.dtype), adjoint=adjoint)
+        return x.squeeze(-1) if vector else x
+
+    @classmethod
+    def newton(cls, jac: Tensor, h_a: Tensor | float) -> LUFactor:
+        """Factor ``I - (hA) ⊗ J`` (see :func:`newton_matrix`)."""
+        return cls(newton_matrix(jac, h_a))
