@@ -53,6 +53,7 @@ from .solvers import (
     Heun3,
     Midpoint,
     PIController,
+    Rodas5,
     RungeKutta,
     Tsit5,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "ResidualBlock",
     "Reversible",
     "ReversibleHeun",
+    "Rodas5",
     "RungeKutta",
     "SDEBlock",
     "SampleStats",

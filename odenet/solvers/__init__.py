@@ -16,6 +16,8 @@ from .heun import Heun
 from .heun3 import Heun3
 from .midpoint import Midpoint
 from .rk4 import RK4
+from .rodas5 import Rodas5
+from .rosenbrock import Rosenbrock
 from .runge_kutta import RungeKutta
 from .tableau import ButcherTableau
 from .tsit5 import Tsit5
@@ -34,6 +36,8 @@ __all__ = [
     "Heun3",
     "Midpoint",
     "PIController",
+    "Rodas5",
+    "Rosenbrock",
     "RungeKutta",
     "Tsit5",
     "get_method",
@@ -46,6 +50,7 @@ METHODS: dict[str, type[RungeKutta]] = {
     for cls in (
         Euler, Midpoint, Heun, Heun3, RK4,
         AdaptiveHeun, Fehlberg2, Bosh3, Dopri5, Tsit5, Dopri8,
+        Rodas5,
     )
 }  # fmt: skip
 

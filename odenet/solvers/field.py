@@ -20,9 +20,11 @@ class CountingField:
 
     Attributes:
         nfe: number of evaluations so far.
+        njac, nlu: Jacobians and LU factorisations of implicit methods so far.
+        cache: scratch of implicit methods (the last linearisation), ``None`` at first.
     """
 
-    __slots__ = ("_device", "_dtype", "func", "nfe")
+    __slots__ = ("_device", "_dtype", "cache", "func", "nfe", "njac", "nlu")
 
     def __init__(
         self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype, device: torch.device
@@ -31,6 +33,9 @@ class CountingField:
         self._dtype = t_dtype
         self._device = device
         self.nfe = 0
+        self.njac = 0
+        self.nlu = 0
+        self.cache: object = None
 
     def time(self, t: float) -> Tensor:
         """``t`` as a 0-d tensor of the time dtype, on the state's device."""

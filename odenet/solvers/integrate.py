@@ -54,6 +54,8 @@ class RawSolution:
     event_t: float | None = None
     event_y: Tensor | None = None
     steps: list[StepRecord] | None = None
+    n_jacobians: int = 0
+    n_lu: int = 0
 
 
 @dataclass
