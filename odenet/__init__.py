@@ -16,6 +16,7 @@ from .errors import (
     SamplesFailed,
     SolverError,
     StepSizeUnderflow,
+    StiffnessDetected,
 )
 from .gradients import Adjoint, Autograd, Checkpoint, Reversible, SavedTensorMeter
 from .models import CNF, ConvResNet, LatentODE, MLPResNet, ODENet, ResidualBlock
@@ -52,6 +53,7 @@ from .solvers import (
     Heun3,
     Midpoint,
     PIController,
+    Rodas5,
     RungeKutta,
     Tsit5,
 )
@@ -100,6 +102,7 @@ __all__ = [
     "ResidualBlock",
     "Reversible",
     "ReversibleHeun",
+    "Rodas5",
     "RungeKutta",
     "SDEBlock",
     "SampleStats",
@@ -109,6 +112,7 @@ __all__ = [
     "SolverError",
     "Stats",
     "StepSizeUnderflow",
+    "StiffnessDetected",
     "Tsit5",
     "__version__",
     "coarsen",

@@ -48,6 +48,7 @@ ADAPTIVE_OPTIONS = frozenset(
         "on_step",
         "on_accept",
         "on_reject",
+        "stiffness_check",
     }
 )
 #: step hooks ``hook(t0, y0, dt)`` (0-d tensors in the state's dtype and the loop's state)
@@ -339,10 +340,17 @@ def check_options(
         norm=norm,  # type: ignore[arg-type]
         step_t=_times("step_t", opts.get("step_t", ())),
         jump_t=_times("jump_t", opts.get("jump_t", ())),
+        stiffness_check=_flag("stiffness_check", opts.get("stiffness_check", True)),
         on_step=step_hook(opts, "on_step"),
         on_accept=step_hook(opts, "on_accept"),
         on_reject=step_hook(opts, "on_reject"),
     )
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"options[{name!r}] must be True or False; got {value!r}")
+    return value
 
 
 def step_hook(opts: Mapping[str, object], key: str) -> Callable[..., object] | None:

@@ -73,6 +73,7 @@ def integrate_rk(
         check_precision(plan.rtol, y0.dtype)
         cfg = check_options(plan.opts, plan.solver, plan.rtol, plan.atol)
         raw = integrate_adaptive(fld, method, y0, k0, times, cfg, event_fn, dense)  # type: ignore[arg-type]
+        raw.n_jacobians, raw.n_lu, fld.cache = fld.njac, fld.nlu, None
         return raw, fld.nfe
     grid = fixed_grid(plan.opts, plan.solver, times[0], times[-1], t_dtype)
     interp = plan.opts.get("interp", "hermite")
@@ -82,6 +83,7 @@ def integrate_rk(
         method = LinearOutputs(method)
     hook = step_hook(plan.opts, "on_step")
     raw = integrate_fixed(fld, method, y0, k0, times, grid, event_fn, dense, perturb, hook)  # type: ignore[arg-type]
+    raw.n_jacobians, raw.n_lu, fld.cache = fld.njac, fld.nlu, None
     check_finite(raw.ys, times, raw.last_step)
     if math.isinf(times[-1]) and raw.event_t is None:
         raise MaxStepsReached(
@@ -102,7 +104,15 @@ def check_finite(ys: list[Tensor], times: list[float], dt: float) -> None:
 
 def stats_from_raw(raw: RawSolution, nfe: int) -> Stats:
     """The :class:`Stats` of a loop's result."""
-    return Stats(nfe, raw.n_accepted, raw.n_rejected, raw.initial_step, raw.last_step)
+    return Stats(
+        nfe,
+        raw.n_accepted,
+        raw.n_rejected,
+        raw.initial_step,
+        raw.last_step,
+        n_jacobians=raw.n_jacobians,
+        n_lu=raw.n_lu,
+    )
 
 
 def dense_from_raw(

@@ -24,6 +24,7 @@ __all__ = [
     "SolverError",
     "StepSizeUnderflow",
     "UsageError",
+    "StiffnessDetected",
 ]
 
 
@@ -201,3 +202,40 @@ class NonFiniteLoss(UsageError, FloatingPointError):
     """The training loss became NaN or inf."""
 
     kind = "training diverged"
+class StiffnessDetected(SolverError):
+    """An explicit method's steps are limited by stability, not accuracy: the problem is stiff.
+
+    Raised by the adaptive loop after Hairer's test (``odenet.solvers.stiffness``) found
+    ``h * rho`` (step size times the estimated dominant eigenvalue magnitude) at the edge
+    of the method's stability interval on 15 tested steps in a row.
+
+    Attributes:
+        h_rho: the last estimate of ``h * rho``.
+        boundary: the method's real stability boundary used as the threshold.
+        steps: accepted steps taken when the test fired.
+    """
+
+    def __init__(
+        self,
+        *,
+        t: float,
+        dt: float,
+        h_rho: float,
+        boundary: float,
+        steps: int = 0,
+        method: str = "",
+    ) -> None:
+        name = f"method={method!r}" if method else "this explicit method"
+        super().__init__(
+            f"the problem looks stiff: near t={t:.6g} the step size of {name} is held at "
+            f"{abs(dt):.3g} by stability (h*rho={h_rho:.3g} at the stability boundary "
+            f"{boundary:.3g}) after {steps} accepted steps, not by accuracy, so finishing "
+            "would take a very large number of steps. Use an implicit method: "
+            "method='kvaerno5' or method='rodas5'. To keep the explicit method anyway, pass "
+            "options={'stiffness_check': False}.",
+            t=t,
+            dt=dt,
+        )
+        self.h_rho = h_rho
+        self.boundary = boundary
+        self.steps = steps

@@ -28,6 +28,8 @@ class Stats:
         n_rejected: rejected steps (adaptive methods; NaN/inf retries included).
         initial_step: magnitude of the first step tried.
         last_step: magnitude of the last accepted step.
+        n_jacobians: Jacobians ``∂f/∂y`` formed by an implicit method (0 for explicit ones).
+        n_lu: LU factorisations of an implicit method's linear systems.
     """
 
     nfe: int
@@ -35,6 +37,8 @@ class Stats:
     n_rejected: int
     initial_step: float
     last_step: float
+    n_jacobians: int = 0
+    n_lu: int = 0
 
     @property
     def n_steps(self) -> int:

@@ -25,6 +25,8 @@ from .midpoint import Midpoint
 from .radau_iia3 import RadauIIA3
 from .radau_iia5 import RadauIIA5
 from .rk4 import RK4
+from .rodas5 import Rodas5
+from .rosenbrock import Rosenbrock
 from .runge_kutta import RungeKutta
 from .sdirk2 import SDIRK2
 from .tableau import ButcherTableau
@@ -46,6 +48,8 @@ __all__ = [
     "Heun3",
     "Midpoint",
     "PIController",
+    "Rodas5",
+    "Rosenbrock",
     "RungeKutta",
     "Tsit5",
     "get_method",
@@ -72,6 +76,7 @@ METHODS: dict[str, type[RungeKutta]] = {
     for cls in (
         Euler, Midpoint, Heun, Heun3, RK4,
         AdaptiveHeun, Fehlberg2, Bosh3, Dopri5, Tsit5, Dopri8,
+        Rodas5,
     )
 }  # fmt: skip
 # implicit methods (odenet.solvers.implicit): torchdiffeq's fixed-grid ones, adaptive ESDIRK

@@ -27,9 +27,13 @@ class CountingField:
 
     Attributes:
         nfe: number of evaluations so far.
+        njac, nlu: Jacobians and LU factorisations of implicit methods so far.
+        cache: scratch of implicit methods (the last linearisation), ``None`` at first.
     """
 
-    __slots__ = ("__weakref__", "_device", "_dtype", "_shape", "_y_dtype", "func", "nfe")
+    __slots__ = (
+        "__weakref__", "_device", "_dtype", "_shape", "_y_dtype", "cache", "func", "nfe", "njac", "nlu",
+    )
 
     def __init__(
         self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype, device: torch.device
@@ -40,6 +44,9 @@ class CountingField:
         self.nfe = 0
         self._shape: torch.Size | None = None  # the state's, once an evaluation passed
         self._y_dtype: torch.dtype | None = None
+        self.njac = 0
+        self.nlu = 0
+        self.cache: object = None
 
     def time(self, t: float) -> Tensor:
         """``t`` as a 0-d tensor of the time dtype, on the state's device."""

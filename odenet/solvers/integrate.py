@@ -20,6 +20,7 @@ from .controller import PIController, initial_step_size, rms_norm, scaled_error_
 from .events import event_value, locate_event
 from .field import CountingField
 from .runge_kutta import RungeKutta
+from .stiffness import StiffnessMonitor
 
 __all__ = ["AdaptiveConfig", "RawSolution", "StepRecord", "integrate_adaptive", "integrate_fixed"]
 
@@ -53,6 +54,8 @@ class RawSolution:
     event_t: float | None = None
     event_y: Tensor | None = None
     steps: list[StepRecord] | None = None
+    n_jacobians: int = 0
+    n_lu: int = 0
 
 
 @dataclass
@@ -72,6 +75,7 @@ class AdaptiveConfig:
     on_step: Callable[[Tensor, Tensor, Tensor], object] | None = None
     on_accept: Callable[[Tensor, Tensor, Tensor], object] | None = None
     on_reject: Callable[[Tensor, Tensor, Tensor], object] | None = None
+    stiffness_check: bool = True
 
 
 class _EventTracker:
@@ -241,7 +245,9 @@ def integrate_adaptive(
 
     Every step ends on ``t_end`` exactly when it would pass it, and on any time listed in
     ``step_t``/``jump_t``; after a ``jump_t`` time the first stage is re-evaluated just
-    past the discontinuity. Raises MaxStepsReached, StepSizeUnderflow or NonFiniteState.
+    past the discontinuity. Raises MaxStepsReached, StepSizeUnderflow or NonFiniteState,
+    and StiffnessDetected from Hairer's test (``cfg.stiffness_check``; explicit pairs whose
+    last two stages share a node, see :mod:`odenet.solvers.stiffness`).
     """
     t0, t_end = t_out[0], t_out[-1]
     d = 1.0 if t_end > t0 else -1.0
@@ -272,6 +278,7 @@ def integrate_adaptive(
         start_solve(fld, rtol, atol)
     with torch.no_grad():
         y_abs = y0.abs()
+    stiff = StiffnessMonitor.for_method(method) if cfg.stiffness_check else None
     t, y, k = t0, y0, k0
     idx, li, prev_ratio, rejected_last, nonfinite = 1, 0, 1.0, False, 0
     while True:
@@ -300,7 +307,11 @@ def integrate_adaptive(
         with torch.no_grad():
             y1_abs = y1.abs()
             err = method.error_estimate(ks, dt)
-            ratio = float(scaled_error_norm(err, y_abs, y1_abs, rtol, atol, norm))
+            ratio_t = scaled_error_norm(err, y_abs, y1_abs, rtol, atol, norm)
+            if stiff is not None and stiff.wants(raw.n_accepted):  # read with the ratio
+                ratio, *probe = torch.cat([ratio_t.double()[None], stiff.norms(ks, dt)]).tolist()
+            else:
+                ratio, probe = float(ratio_t), None
         if not math.isfinite(ratio):
             raw.n_rejected += 1
             nonfinite += 1
@@ -324,6 +335,8 @@ def integrate_adaptive(
             cfg.on_accept(fld.time(t), y, fld.time(dt))
         raw.n_accepted += 1
         raw.last_step = h_try
+        if probe is not None:
+            stiff.update(*probe, h_try, t_new, dt, t_end, raw.n_accepted)  # type: ignore[union-attr]
         f1 = ks[-1] if method.fsal else None
         if f1 is None and (dense or events is not None or _needs_f1(method, t_out, idx, t_new, d)):
             f1 = fld(t_new, y1)

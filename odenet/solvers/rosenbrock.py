@@ -1,0 +1,242 @@
+"""The Rosenbrock (linearly implicit) step shared by Rosenbrock methods such as Rodas5.
+
+One step from ``(t, y)`` with step ``h`` (HW II §IV.7, transformed form; see
+:mod:`odenet.solvers.rosenbrock_tableau`)::
+
+    J = ∂f/∂y (t, y),   f_t = ∂f/∂t (t, y),   M = I - h gamma J   (one LU per step)
+    u_i = h gamma M^-1 [f(t + c_i h, y + sum_j a_ij u_j) + sum_j (C_ij / h) u_j + h d_i f_t]
+    y1 = y + sum_i m_i u_i,     err = sum_i e_i u_i
+
+``J`` comes from :func:`odenet.solvers.implicit.batched_jacobian` (``torch.func``), per
+sample (``(B, n, n)`` blocks) or for the whole state (``(1, N, N)``); ``f_t`` from one
+forward-mode (dual-number) evaluation in ``t`` (a finite difference when ``func`` has no
+forward AD). When the solve carries a graph (``func(t0, y0)`` requires grad) the Jacobian
+is built with ``torch.func.jacrev`` keeping its graph, and the step backpropagates through
+``lu_factor``/``lu_solve``, so gradients are those of the discrete solution (the
+linearisation included). A rejected step retried from the same ``(t, y)`` reuses ``J`` and
+``f_t`` and only refactors ``M``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Literal
+
+import torch
+import torch.autograd.forward_ad as fwad
+from torch import Tensor
+
+from .implicit import LUFactor, batched_jacobian, block_view
+from .rosenbrock_tableau import RosenbrockTableau
+from .runge_kutta import RungeKutta
+
+__all__ = ["Rosenbrock", "resolve_jacobian_mode"]
+
+Field = Callable[[float, Tensor], Tensor]
+JacobianOption = Literal["auto", "batch", "full"]
+
+
+def resolve_jacobian_mode(option: str, y: Tensor) -> Literal["batch", "full"]:
+    """``"auto"``: per-sample blocks for a state ``(B, *state)`` (``y.dim() >= 2``), the
+    whole Jacobian for a 1-D state."""
+    if option == "auto":
+        return "batch" if y.dim() >= 2 else "full"
+    return option  # type: ignore[return-value]
+
+
+def differentiable_jacobian(
+    func: Callable[[Tensor, Tensor], Tensor], tt: Tensor, y: Tensor, mode: str
+) -> Tensor:
+    """The blocks of :func:`~odenet.solvers.implicit.batched_jacobian` (same layout), built
+    with a graph to ``y`` and to ``func``'s parameters, for backpropagation through a step."""
+    shape = y.shape
+    if mode == "full":
+        n_all = y.numel()
+
+        def flat(z: Tensor) -> Tensor:
+            return func(tt, z.reshape(shape)).reshape(-1)
+
+        return torch.func.jacrev(flat)(y.reshape(-1)).reshape(1, n_all, n_all)
+    b, n = shape[0], math.prod(shape[1:])
+
+    def summed(z: Tensor) -> Tensor:
+        return func(tt, z).sum(0).reshape(-1)
+
+    return torch.func.jacrev(summed)(y).reshape(n, b, n).transpose(0, 1)
+
+
+#: largest Jacobian block size formed by a loop of backward passes instead of torch.func
+SMALL_BLOCK = 16
+
+
+def small_jacobian(
+    func: Callable[[Tensor, Tensor], Tensor], tt: Tensor, y: Tensor, mode: str, graph: bool
+) -> Tensor:
+    """The blocks of :func:`~odenet.solvers.implicit.batched_jacobian` for blocks of at most
+    :data:`SMALL_BLOCK` rows: one evaluation of ``func`` and one backward pass per row
+    (cheaper than ``torch.func``'s transforms for the few rows of a small system).
+
+    Args:
+        graph: keep the graph to ``y`` and to ``func``'s parameters (``create_graph``).
+    """
+    shape = y.shape
+    with torch.enable_grad():
+        z = y if graph and y.requires_grad else y.detach().requires_grad_(True)
+        out = func(tt, z)
+        rows_out = out.reshape(1, -1) if mode == "full" else out.reshape(shape[0], -1)
+        m = rows_out.shape[1]
+        rows = []
+        for i in range(m):
+            (g,) = torch.autograd.grad(
+                rows_out[:, i].sum(), z, retain_graph=graph or i < m - 1, create_graph=graph
+            )
+            rows.append(g.reshape(rows_out.shape[0], m))
+    jac = torch.stack(rows, dim=1)  # [r, i, j] = d f_ri / d y_rj
+    return jac if graph else jac.detach()
+
+
+def time_derivative(func: Callable[[Tensor, Tensor], Tensor], tt: Tensor, y: Tensor) -> Tensor:
+    """``∂f/∂t`` at ``(tt, y)`` by forward-mode AD (one dual evaluation; differentiable).
+
+    Raises whatever ``func`` raises when it does not support forward AD; the caller then
+    falls back to :func:`finite_difference_time`.
+    """
+    with fwad.dual_level():
+        dual = fwad.make_dual(tt, torch.ones_like(tt))
+        tangent = fwad.unpack_dual(func(dual, y)).tangent
+    if tangent is None:  # func does not depend on t
+        return torch.zeros_like(y)
+    return tangent.to(y.dtype)
+
+
+def finite_difference_time(field: Field, t: float, y: Tensor, k0: Tensor, d: float) -> Tensor:
+    """``∂f/∂t`` by a one-sided difference in the direction ``d`` of integration (as in
+    Hairer's RODAS), for fields that hide the user's ``func`` (e.g. left limits at a jump)."""
+    delta = math.sqrt(torch.finfo(torch.float64).eps) * max(1.0, abs(t)) * d
+    return (field(t + delta, y) - k0) / delta
+
+
+def _combine(y: Tensor, us: Sequence[Tensor], coeffs: tuple[tuple[int, float], ...]) -> Tensor:
+    out = y
+    for j, a in coeffs:
+        out = torch.add(out, us[j], alpha=a)
+    return out
+
+
+class Rosenbrock(RungeKutta):
+    """A Rosenbrock method: linearly implicit, one Jacobian and one LU per step.
+
+    Subclasses set ``rosenbrock_tableau``, ``order``, ``error_order``, ``name`` and
+    ``reference``. Capabilities: ``adaptive`` (embedded error estimate), not FSAL, dense
+    output by cubic Hermite interpolation (``interpolant_order = 3``), ``implicit = True``.
+
+    Args:
+        jacobian: ``"auto"`` (default): per-sample blocks ``(B, n, n)`` for a state of shape
+            ``(B, *state)``, the full matrix for a 1-D state; ``"batch"``: per-sample blocks
+            (``func`` must treat samples independently, as any per-sample network does);
+            ``"full"``: one ``(N, N)`` matrix over the whole state (samples may interact).
+
+    Work counters (Jacobians, LU factorisations) are reported in ``Solution.stats``.
+    """
+
+    rosenbrock_tableau: ClassVar[RosenbrockTableau]
+    implicit: ClassVar[bool] = True
+    interpolant_order: ClassVar[int] = 3
+
+    def __init__(self, jacobian: JacobianOption = "auto") -> None:
+        if jacobian not in ("auto", "batch", "full"):
+            raise ValueError(
+                f"jacobian must be 'auto', 'batch' or 'full'; got jacobian={jacobian!r}"
+            )
+        self.jacobian = jacobian
+        self._fsal_flag = False
+        self._dense = None
+        tab = self.rosenbrock_tableau
+        self._c_nonzero = tuple(ci != 0.0 for ci in tab.c)
+
+    # -- capabilities -----------------------------------------------------------------
+    @property
+    def adaptive(self) -> bool:
+        return True
+
+    @property
+    def fsal(self) -> bool:
+        return False
+
+    @property
+    def stages(self) -> int:
+        return self.rosenbrock_tableau.stages
+
+    # -- one step ---------------------------------------------------------------------
+    def linearise(
+        self, field: Field, t: float, y: Tensor, k0: Tensor, dt: float
+    ) -> tuple[Tensor, Tensor]:
+        """``(J blocks, f_t)`` at ``(t, y)``, reused from the field's cache when the loop
+        retries a rejected step from the same state."""
+        cache = getattr(field, "cache", None)
+        if cache is not None and cache[0] == t and cache[1] is y:
+            return cache[2], cache[3]
+        mode = resolve_jacobian_mode(self.jacobian, y)
+        func, to_time = getattr(field, "func", None), getattr(field, "time", None)
+        if func is not None and to_time is not None:
+            tt = to_time(t)
+            graph = k0.requires_grad  # a graph to y or to parameters: keep it through J
+            block = y.numel() if mode == "full" else math.prod(y.shape[1:])
+            if block <= SMALL_BLOCK:
+                jac = small_jacobian(func, tt, y, mode, graph)
+            elif graph:
+                jac = differentiable_jacobian(func, tt, y, mode)
+            else:
+                jac = batched_jacobian(func, tt, y, mode=mode)
+            try:
+                ft = time_derivative(func, tt, y)
+            except (RuntimeError, NotImplementedError):  # no forward AD in func
+                ft = finite_difference_time(field, t, y, k0, 1.0 if dt >= 0 else -1.0)
+            field.nfe += 2  # type: ignore[attr-defined]
+        else:  # a wrapped field with float time: Jacobian without graph, f_t by differences
+            jac = batched_jacobian(field, t, y, mode=mode)
+            ft = finite_difference_time(field, t, y, k0, 1.0 if dt >= 0 else -1.0)
+        if hasattr(field, "njac"):
+            field.njac += 1  # type: ignore[attr-defined]
+            field.cache = (t, y, jac, ft)  # type: ignore[attr-defined]
+        return jac, ft
+
+    def step(
+        self, field: Field, t: float, y: Tensor, dt: float, k0: Tensor
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Advance ``y`` from ``t`` by ``dt``; returns ``(y1, [k0, err])`` (``err`` without
+        a graph). ``y``: any shape (``(B, *state)`` for per-sample Jacobian blocks)."""
+        tab = self.rosenbrock_tableau
+        jac, ft = self.linearise(field, t, y, k0, dt)
+        mode = resolve_jacobian_mode(self.jacobian, y)
+        hg = dt * tab.gamma
+        lu = LUFactor.newton(jac, hg)
+        if hasattr(field, "nlu"):
+            field.nlu += 1  # type: ignore[attr-defined]
+        us: list[Tensor] = []
+        for i in range(tab.stages):
+            fi = k0 if i == 0 else field(t + tab.c[i] * dt, _combine(y, us, tab.a[i]))
+            rhs = torch.add(fi, ft, alpha=dt * tab.d[i]) if tab.d[i] != 0.0 else fi
+            for j, cij in tab.C[i]:
+                rhs = torch.add(rhs, us[j], alpha=cij / dt)
+            sol = lu.solve(block_view(rhs, mode)).reshape(y.shape)
+            us.append(sol * hg)
+        y1 = y + _combine(torch.zeros_like(y), us, tab.m)
+        with torch.no_grad():
+            err = _combine(torch.zeros_like(y), [u.detach() for u in us], tab.e)
+        return y1, [k0, err]
+
+    def error_estimate(self, ks: Sequence[Tensor], dt: float) -> Tensor:
+        """The embedded error ``sum_i e_i u_i`` computed by :meth:`step` (a fresh copy)."""
+        return ks[-1].clone()
+
+    def __repr__(self) -> str:
+        arg = "" if self.jacobian == "auto" else f"jacobian={self.jacobian!r}"
+        return f"{type(self).__name__}({arg})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.jacobian == other.jacobian  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.jacobian))
