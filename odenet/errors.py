@@ -23,8 +23,8 @@ __all__ = [
     "SamplesFailed",
     "SolverError",
     "StepSizeUnderflow",
-    "UsageError",
     "StiffnessDetected",
+    "UsageError",
 ]
 
 
@@ -202,6 +202,8 @@ class NonFiniteLoss(UsageError, FloatingPointError):
     """The training loss became NaN or inf."""
 
     kind = "training diverged"
+
+
 class StiffnessDetected(SolverError):
     """An explicit method's steps are limited by stability, not accuracy: the problem is stiff.
 

@@ -32,7 +32,16 @@ class CountingField:
     """
 
     __slots__ = (
-        "__weakref__", "_device", "_dtype", "_shape", "_y_dtype", "cache", "func", "nfe", "njac", "nlu",
+        "__weakref__",
+        "_device",
+        "_dtype",
+        "_shape",
+        "_y_dtype",
+        "cache",
+        "func",
+        "nfe",
+        "njac",
+        "nlu",
     )
 
     def __init__(
