@@ -288,3 +288,11 @@ def test_bad_solve_settings_name_the_fix() -> None:
         odenet.odeint(_field, Y0, t, method="explicit_adams", n_steps=4, gradient="checkpoint")
     with pytest.raises(ValueError, match="explicit Runge--Kutta methods only"):
         odenet.odeint(_field, Y0, t, method="explicit_adams", batch_mode="independent")
+
+
+def test_ode_to_resnet_refuses_a_multistep_method() -> None:
+    from odenet.convert.unroll import unroll_block
+
+    block = odenet.ODEBlock(odenet.MLPField(2, 8), method="rk4", step_size=0.25)
+    with pytest.raises(ValueError, match="not a one-step Runge--Kutta method"):
+        unroll_block(block, 4, method="explicit_adams")
