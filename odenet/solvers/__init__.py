@@ -11,16 +11,19 @@ from .controller import PIController, rms_norm
 from .dopri5 import Dopri5
 from .dopri8 import Dopri8
 from .euler import Euler
+from .explicit_adams import ExplicitAdams
 from .fehlberg2 import Fehlberg2
 from .gl4 import GaussLegendre4
 from .gl6 import GaussLegendre6
 from .heun import Heun
 from .heun3 import Heun3
 from .implicit.implicit_rk import ImplicitRungeKutta
+from .implicit_adams import ImplicitAdams
 from .implicit_euler import ImplicitEuler
 from .implicit_midpoint import ImplicitMidpoint
 from .kvaerno3 import Kvaerno3
 from .kvaerno5 import Kvaerno5
+from .method import LoopMethod, Method
 from .midpoint import Midpoint
 from .radau_iia3 import RadauIIA3
 from .radau_iia5 import RadauIIA5
@@ -28,6 +31,7 @@ from .rk4 import RK4
 from .rodas5 import Rodas5
 from .rosenbrock import Rosenbrock
 from .runge_kutta import RungeKutta
+from .scipy_solver import ScipySolver
 from .sdirk2 import SDIRK2
 from .tableau import ButcherTableau
 from .trapezoid import Trapezoid
@@ -43,14 +47,19 @@ __all__ = [
     "Dopri5",
     "Dopri8",
     "Euler",
+    "ExplicitAdams",
     "Fehlberg2",
     "Heun",
     "Heun3",
+    "ImplicitAdams",
+    "LoopMethod",
+    "Method",
     "Midpoint",
     "PIController",
     "Rodas5",
     "Rosenbrock",
     "RungeKutta",
+    "ScipySolver",
     "Tsit5",
     "get_method",
     "rms_norm",
@@ -71,12 +80,13 @@ __all__ += [
 ]
 
 #: The string shortcuts: ``method="dopri5"`` means ``method=Dopri5()``.
-METHODS: dict[str, type[RungeKutta]] = {
+METHODS: dict[str, type[Method]] = {
     cls.name: cls
     for cls in (
         Euler, Midpoint, Heun, Heun3, RK4,
         AdaptiveHeun, Fehlberg2, Bosh3, Dopri5, Tsit5, Dopri8,
         Rodas5,
+        ExplicitAdams, ImplicitAdams, ScipySolver,
     )
 }  # fmt: skip
 # implicit methods (odenet.solvers.implicit): torchdiffeq's fixed-grid ones, adaptive ESDIRK
@@ -95,22 +105,23 @@ ALIASES.update({"radauiia3": "radauIIA3", "radauiia5": "radauIIA5"})
 
 # methods are stateless: one shared instance per name saves rebuilding the coefficient
 # tables on every solve
-_INSTANCES: dict[str, RungeKutta] = {}
+_INSTANCES: dict[str, Method] = {}
 
 
-def get_method(method: str | RungeKutta | None) -> RungeKutta:
+def get_method(method: str | Method | type[Method] | None) -> Method:
     """The method object for a string shortcut or an instance (``None``: dopri5, as in
     torchdiffeq).
 
     Raises:
         ValueError: for an unknown name (the message lists the valid ones).
-        TypeError: for anything that is neither a string nor a RungeKutta instance.
+        TypeError: for anything that is neither a string nor a :class:`Method`
+            (a Runge--Kutta method or a :class:`LoopMethod` such as ``ExplicitAdams()``).
     """
     if method is None:  # torchdiffeq's default
         method = "dopri5"
-    if isinstance(method, RungeKutta):
+    if isinstance(method, Method):
         return method
-    if isinstance(method, type) and issubclass(method, RungeKutta):
+    if isinstance(method, type) and issubclass(method, Method):
         return method()
     if isinstance(method, str):
         key = ALIASES.get(method.lower(), method.lower())
