@@ -7,7 +7,7 @@ that view.
 
 from __future__ import annotations
 
-from . import convert, limits, sde
+from . import convert, interpolate, limits, sde
 from .convert import coarsen, ode_to_resnet, refine, register_block, resnet_to_ode
 from .errors import (
     MaxStepsReached,
@@ -113,6 +113,7 @@ __all__ = [
     "__version__",
     "coarsen",
     "convert",
+    "interpolate",
     "limits",
     "ode_to_resnet",
     "odeint",
