@@ -8,6 +8,7 @@ that view.
 from __future__ import annotations
 
 from . import convert, interpolate, limits, sde
+from .cdeint import cdeint, cdesolve
 from .convert import coarsen, ode_to_resnet, refine, register_block, resnet_to_ode
 from .errors import (
     MaxStepsReached,
@@ -111,6 +112,8 @@ __all__ = [
     "StepSizeUnderflow",
     "Tsit5",
     "__version__",
+    "cdeint",
+    "cdesolve",
     "coarsen",
     "convert",
     "interpolate",
