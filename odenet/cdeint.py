@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .args import grad_inputs
 from .gradients.base import method_name
 from .interpolate import LinearInterpolation, PiecewiseCubic, RectilinearInterpolation
 from .odeint import solve
@@ -36,27 +37,30 @@ class CDEField(nn.Module):
 
     Args:
         X: a path with ``derivative(t) -> (batch, channels)`` (``t`` 0-d or ``(batch,)``).
-        func: ``func(t, z) -> (batch, hidden, channels)`` for ``z (batch, hidden)``.
+        func: ``func(t, z) -> (batch, hidden, channels)`` for ``z (batch, hidden)``
+            (``func(t, z, args)`` when ``args`` is given).
+        args: extra inputs for ``func`` (see :mod:`odenet.args`).
 
     ``wrapped_func``/``grad_inputs`` let the gradient strategies find ``func``'s parameters
     and the path's coefficients when they require grad (a path built from a network's
     output, say).
     """
 
-    def __init__(self, X: Any, func: Callable[[Tensor, Tensor], Tensor]) -> None:
+    def __init__(self, X: Any, func: Callable[..., Tensor], args: Any = None) -> None:
         super().__init__()
         self.X = X
         self.wrapped_func = func
+        self.args = args
         self._checked = False
 
     @property
     def grad_inputs(self) -> tuple[Tensor, ...]:
-        coefs = [getattr(self.X, k, None) for k in ("knots", "a", "b", "c", "d")]
-        return tuple(c for c in coefs if isinstance(c, Tensor) and c.requires_grad)
+        return grad_inputs((self.X, self.args))
 
     def forward(self, t: Tensor, z: Tensor) -> Tensor:
         dx = self.X.derivative(t)
-        f = self.wrapped_func(t, z)
+        extra = () if self.args is None else (self.args,)
+        f = self.wrapped_func(t, z, *extra)
         if not self._checked:
             _check_field_output(f, z, dx)
             self._checked = True
@@ -125,7 +129,7 @@ def cdesolve(
     Takes the arguments of :func:`cdeint`; ``kwargs`` go to :func:`odenet.solve`.
     """
     _check_path(X, z0)
-    field = CDEField(X, func)
+    field = CDEField(X, func, kwargs.pop("args", None))
     opts = _with_knots(X, method, t, options, batch_mode)
     return solve(field, z0, t, method=method, options=opts, batch_mode=batch_mode, **kwargs)
 
@@ -155,7 +159,7 @@ def cdeint(
             rectilinear ``X`` and an adaptive method, the knots inside ``t``'s span are
             added as ``jump_t`` (the derivative of ``X`` jumps there).
         kwargs: any other argument of :func:`odenet.solve` (``rtol, atol, step_size,
-            n_steps, gradient, ...``).
+            n_steps, gradient, args, ...``); with ``args``, ``func(t, z, args)``.
 
     Returns:
         ``z`` at the times ``t``: ``(n, batch, hidden)`` (time first, like ``odeint``;
