@@ -7,7 +7,8 @@ that view.
 
 from __future__ import annotations
 
-from . import convert, limits, sde
+from . import convert, interpolate, limits, sde
+from .cdeint import cdeint, cdesolve
 from .convert import coarsen, ode_to_resnet, refine, register_block, resnet_to_ode
 from .errors import (
     MaxStepsReached,
@@ -121,8 +122,11 @@ __all__ = [
     "StiffnessDetected",
     "Tsit5",
     "__version__",
+    "cdeint",
+    "cdesolve",
     "coarsen",
     "convert",
+    "interpolate",
     "limits",
     "ode_to_resnet",
     "odeint",

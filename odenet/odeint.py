@@ -21,6 +21,7 @@ from ._checks import (
 )
 from ._independent import check_batch_mode, check_on_failure, solve_independent
 from ._run import Plan, dense_from_raw, integrate_rk, stats_from_raw
+from .args import bind_args
 from .event_grad import differentiable_event
 from .gradients.time_grad import attach_output_times, attach_start_time, wants_time_grad
 from .solution import Solution
@@ -53,6 +54,7 @@ def solve(
     batch_mode: str = "joint",
     on_failure: str = "raise",
     compile_step: bool = False,
+    args: Any = None,
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)`` from ``y(t[0]) = y0`` and report how it went.
 
@@ -114,6 +116,10 @@ def solve(
             solves; the first call compiles (seconds), later solves with the same ``func``
             object and method reuse it; ``func`` must be traceable (no Python side
             effects such as call counters, which would force recompilation).
+        args: extra inputs; when not ``None``, ``func`` is called as ``func(t, y, args)``
+            (any object: tensors, containers of tensors, an interpolated forcing path).
+            Gradients reach the tensors in ``args`` with every strategy (see
+            :mod:`odenet.args`).
 
     Returns:
         A :class:`~odenet.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
@@ -130,6 +136,7 @@ def solve(
     from .gradients import get_gradient
 
     strategy = get_gradient(gradient)
+    func = bind_args(func, args)
     check_func(func)
     flat = check_y0(y0)
     check_on_failure(on_failure, check_batch_mode(batch_mode), compile_step)
@@ -192,6 +199,7 @@ def odeint(
     gradient: object = None,
     batch_mode: str = "joint",
     compile_step: bool = False,
+    args: Any = None,
 ) -> State | tuple[Tensor, State]:
     """Drop-in for ``torchdiffeq.odeint``: the solution at the times ``t``.
 
@@ -220,6 +228,7 @@ def odeint(
         dense=False,
         batch_mode=batch_mode,
         compile_step=compile_step,
+        args=args,
     )
     if event_fn is None:
         return sol.ys

@@ -97,10 +97,17 @@ def find_params(
     ``params`` when given (each must be a tensor), else the parameters of ``func`` that
     require grad when ``func`` is an ``nn.Module``.
 
+    A wrapper of the user's function (``odeint(..., args=...)``, ``odenet.cdeint``) exposes
+    ``wrapped_func`` and ``grad_inputs`` (tensors it feeds to the function that require
+    grad): those are added; with ``args``, a plain-function ``wrapped_func`` needs no
+    ``params`` (its tensors are taken to come through ``args``).
+
     Raises:
         TypeError: ``params`` holds something other than tensors.
         ValueError: ``func`` is not an ``nn.Module`` and no ``params`` were given.
     """
+    if hasattr(func, "wrapped_func"):
+        return _wrapper_params(func, params, strategy, argument)
     if params is not None:
         out = tuple(params)
         for i, p in enumerate(out):
@@ -119,6 +126,26 @@ def find_params(
         f"{strategy.capitalize()}(params=(w, b, ...)); with odeint_adjoint, "
         f"adjoint_params=(w, b, ...) (an empty tuple when func has none)"
     )
+
+
+def _wrapper_params(
+    func: Any, params: Sequence[Tensor] | None, strategy: str, argument: str
+) -> tuple[Tensor, ...]:
+    """Parameters of the wrapped function plus the wrapper's ``grad_inputs`` (no repeats)."""
+    inner = func.wrapped_func
+    extra = tuple(func.grad_inputs)
+    plain = not isinstance(inner, nn.Module) and not hasattr(inner, "wrapped_func")
+    if params is None and plain and getattr(func, "args", None) is not None:
+        base: tuple[Tensor, ...] = ()  # a plain function: its inputs come through args
+    else:
+        base = find_params(inner, params, strategy, argument)
+    seen: set[int] = set()
+    out = []
+    for p in (*base, *extra):
+        if id(p) not in seen:
+            seen.add(id(p))
+            out.append(p)
+    return tuple(out)
 
 
 class GradientStrategy(ABC):
