@@ -16,6 +16,15 @@ converges to autograd's as the tolerances tighten.
 solve (Kidger, Chen & Lyons, "'Hey, that's not an ODE': faster ODE adjoints via
 seminorms", ICML 2021): ``g`` is a pure quadrature whose error does not feed back into the
 dynamics, so controlling it costs steps without improving the gradient of ``y0``.
+
+Cost: the backward makes one evaluation of ``func`` plus one vector-Jacobian product (for
+``y`` and every parameter in a single ``torch.autograd.grad`` call) per stage. An adaptive
+backward solve starts with the step size the forward controller proposed at ``t_N`` (when
+method and tolerances are the forward ones) and each later interval with the one its
+predecessor ended on, instead of Hairer's initial-step probe: the probe costs an evaluation
+and, on the augmented state, proposes steps far below the forward's, which the controller
+then needs several steps to grow out of (dopri5, MLP 256x32, rtol 1e-6: 86 -> 31 backward
+evaluations).
 """
 
 from __future__ import annotations
@@ -55,8 +64,10 @@ class AugmentedField:
     """``(y, a, g) -> (f, -a^T ∂f/∂y, -a^T ∂f/∂θ)`` on the concatenated vector.
 
     Layout of the 1-D state: ``y`` (``n`` entries, the flat state), ``a`` (``n``), then the
-    flattened parameters in order. ``used[k]`` records whether parameter ``k`` ever received
-    a vector-Jacobian product (unused ones get ``None`` gradients, like autograd).
+    flattened parameters in order. One ``torch.autograd.grad`` call per evaluation gives
+    the products for ``y`` and every parameter together. ``used[k]`` records whether
+    parameter ``k`` ever received a vector-Jacobian product (unused ones get ``None``
+    gradients, like autograd).
     """
 
     def __init__(self, field: Any, shape: torch.Size, params: tuple[Tensor, ...]) -> None:
@@ -68,16 +79,15 @@ class AugmentedField:
 
     def __call__(self, t: Tensor, s: Tensor) -> Tensor:
         n = self.n
-        y = s[:n].reshape(self.shape)
-        a = s[n : 2 * n].reshape(self.shape)
         with torch.enable_grad():
-            y = y.detach().requires_grad_(True)
+            y = s[:n].detach().reshape(self.shape).requires_grad_(True)
             f = self.field(t, y)
+            a = s[n : 2 * n].reshape(self.shape)
             if f.requires_grad:
                 vjps = torch.autograd.grad(f, (y, *self.params), -a, allow_unused=True)
             else:  # f depends on neither y nor the parameters (a pure forcing term)
                 vjps = (None,) * (1 + len(self.params))
-        parts = [f.reshape(-1).detach()]
+        parts = [f.detach().reshape(-1)]
         parts.append(
             torch.zeros(n, dtype=s.dtype, device=s.device)
             if vjps[0] is None
@@ -88,7 +98,7 @@ class AugmentedField:
                 parts.append(torch.zeros(p.numel(), dtype=s.dtype, device=s.device))
             else:
                 self.used[k] = True
-                parts.append(v.reshape(-1).to(s.dtype))
+                parts.append(v.reshape(-1) if v.dtype == s.dtype else v.reshape(-1).to(s.dtype))
         return torch.cat(parts)
 
 
@@ -138,11 +148,21 @@ class _AdjointFunction(Function):
         n_par = sum(q.numel() for q in params)
         g = torch.zeros(n_par, dtype=ys.dtype, device=ys.device)
         a = grad_ys[-1].reshape(-1)
+        reuse = plan.solver.adaptive and "first_step" not in plan.opts
+        fwd = run.forward
+        same = (fwd.solver, fwd.rtol, fwd.atol) == (plan.solver, plan.rtol, plan.atol)
+        first = run.raw.next_step if reuse and same else None
         nfe = 0
         for i in range(len(p.times) - 1, 0, -1):
             s = torch.cat([ys[i].reshape(-1), a, g])
-            raw, k = integrate_rk(aug, s, [p.times[i], p.times[i - 1]], p.t.dtype, plan)
+            interval = plan
+            if first is not None and math.isfinite(first):
+                # start where the last solve's controller left off: no initial-step probe
+                interval = Plan(plan.solver, {**plan.opts, "first_step": first}, plan.rtol,
+                                plan.atol)  # fmt: skip
+            raw, k = integrate_rk(aug, s, [p.times[i], p.times[i - 1]], p.t.dtype, interval)
             nfe += k
+            first = raw.next_step if reuse else None
             end = raw.ys[-1]
             a = end[aug.n : 2 * aug.n] + grad_ys[i - 1].reshape(-1)
             g = end[2 * aug.n :]

@@ -51,6 +51,8 @@ class RawSolution:
     n_rejected: int = 0
     initial_step: float = math.nan
     last_step: float = math.nan
+    #: the step the controller proposed after the last accepted step (adaptive loop)
+    next_step: float = math.nan
     event_t: float | None = None
     event_y: Tensor | None = None
     steps: list[StepRecord] | None = None
@@ -349,8 +351,6 @@ def integrate_adaptive(
         idx = _emit_outputs(raw, t_out, idx, method, t, t_new, d, y, y1, ks, f1)
         if raw.steps is not None:
             raw.steps.append(StepRecord(t, dt, y, y1, ks, f1))
-        if land and li == len(landings) - 1:
-            return raw
         factor = ctrl.accept_factor(ratio, prev_ratio, q)
         if rejected_last:
             factor = min(factor, 1.0)
@@ -359,6 +359,9 @@ def integrate_adaptive(
             h_next = max(h_next, h)  # a step shortened to land says nothing against h
             li += 1
         h = min(max(h_next, ctrl.dt_min), ctrl.dt_max)
+        if li == len(landings):
+            raw.next_step = h
+            return raw
         prev_ratio = max(ratio, 1e-4)
         rejected_last = False
         t, y, y_abs = t_new, y1, y1_abs
