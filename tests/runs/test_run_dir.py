@@ -137,3 +137,10 @@ def test_init_from_another_model_is_named(tmp_path: Path) -> None:
         CheckpointError, match=r"init_from=.*best\.ckpt.*does not fit the MLPResNet"
     ):
         train(cfg)
+
+
+def test_tensorboard_is_off_by_default(tmp_path: Path) -> None:
+    with initialize_config_module(config_module="odenet.conf", version_base="1.3"):
+        for trainer in ("cpu", "gpu", "ddp"):
+            cfg = compose("config", overrides=[f"trainer={trainer}", f"run_dir={tmp_path}"])
+            assert cfg.trainer.tensorboard is False, trainer
