@@ -10,16 +10,12 @@ from __future__ import annotations
 from . import convert, limits, sde
 from .convert import coarsen, ode_to_resnet, refine, register_block, resnet_to_ode
 from .errors import (
-    CheckpointError,
-    ConfigError,
-    DataFileError,
     MaxStepsReached,
     NonFiniteState,
     OdenetError,
     SamplesFailed,
     SolverError,
     StepSizeUnderflow,
-    UsageError,
 )
 from .gradients import Adjoint, Autograd, Checkpoint, Reversible, SavedTensorMeter
 from .models import CNF, ConvResNet, LatentODE, MLPResNet, ODENet, ResidualBlock
@@ -74,11 +70,8 @@ __all__ = [
     "Bosh3",
     "ButcherTableau",
     "Checkpoint",
-    "CheckpointError",
-    "ConfigError",
     "ConvField",
     "ConvResNet",
-    "DataFileError",
     "DepthVaryingConv2d",
     "DepthVaryingConvField",
     "DepthVaryingLinear",
@@ -117,7 +110,6 @@ __all__ = [
     "Stats",
     "StepSizeUnderflow",
     "Tsit5",
-    "UsageError",
     "__version__",
     "coarsen",
     "convert",
