@@ -144,3 +144,39 @@ def test_tensorboard_is_off_by_default(tmp_path: Path) -> None:
         for trainer in ("cpu", "gpu", "ddp"):
             cfg = compose("config", overrides=[f"trainer={trainer}", f"run_dir={tmp_path}"])
             assert cfg.trainer.tensorboard is False, trainer
+
+
+MODELS = ["anode", "cnf", "conv_resnet", "latent_ode", "mlp_resnet", "node", "odenet"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("solver", ["rk4", "dopri5"])
+def test_every_packaged_model_config_passes_the_target_check(tmp_path, model, solver) -> None:
+    """What odenet-train writes to config.yaml is what load_run/odenet-convert admit."""
+    from omegaconf import OmegaConf
+
+    from odenet.runs.targets import check_targets
+
+    with initialize_config_module(config_module="odenet.conf", version_base="1.3"):
+        cfg = compose("config", overrides=[f"model={model}", f"solver={solver}", "run_dir=x"])
+    check_targets(OmegaConf.to_container(cfg.model, resolve=True), "config.yaml", "model")
+    check_targets(OmegaConf.to_container(cfg.data, resolve=True), "config.yaml", "data")
+
+
+def test_disk_full_anywhere_is_a_usage_error() -> None:
+    import errno
+
+    from odenet.cli import DiskFull, error_line, find_usage_error
+
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", "metrics.jsonl")
+        except OSError as inner:
+            raise RuntimeError("while logging") from inner
+    except RuntimeError as exc:
+        err = find_usage_error(exc)
+    assert isinstance(err, DiskFull)
+    assert error_line("odenet-train", err).startswith(
+        "odenet-train: disk full: [Errno 28] No space left on device: 'metrics.jsonl'; free"
+    )
+    assert find_usage_error(RuntimeError("a bug")) is None
