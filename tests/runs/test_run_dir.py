@@ -180,3 +180,37 @@ def test_disk_full_anywhere_is_a_usage_error() -> None:
         "odenet-train: disk full: [Errno 28] No space left on device: 'metrics.jsonl'; free"
     )
     assert find_usage_error(RuntimeError("a bug")) is None
+
+
+class _FailingSolve(torch.nn.Module):
+    """A classifier whose forward fails the way a diverging ODE model does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from odenet.errors import MaxStepsReached
+
+        raise MaxStepsReached(t=0.001, dt=1e-8, max_steps=10, t_end=1.0)
+
+
+def test_a_solver_failure_in_training_is_a_divergence() -> None:
+    """It is reported as training diverged (one line, status 2; ``on_nonfinite_loss=stop``
+    applies), with the solver's message kept."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from odenet.errors import MaxStepsReached, NonFiniteLoss
+    from odenet.train.distributed import DistInfo
+    from odenet.train.loop import train_epoch
+    from odenet.train.objectives import objective_for
+
+    model = _FailingSolve()
+    loader = DataLoader(TensorDataset(torch.randn(4, 2), torch.tensor([0, 1, 0, 1])), 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    objective = objective_for("classification", model)
+    with pytest.raises(NonFiniteLoss, match=r"ODE solve failed at epoch 1/1 \(max_steps=10") as e:
+        train_epoch(
+            model, objective, loader, optimizer, torch.device("cpu"), DistInfo(), None, "epoch 1/1"
+        )
+    assert isinstance(e.value.__cause__, MaxStepsReached)
