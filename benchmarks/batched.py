@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
             ("speedup_vs_torchode_best", "× vs torchode best", ".2f"),
         ],
     )
-    path = write_results("batched", rows, table)
+    path = write_results("batched", rows, table, quick=args.quick)
     print(table)
     print(f"wrote {path}")
 

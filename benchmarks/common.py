@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
+QUICK_RESULTS = RESULTS / "quick"  # --quick runs write here (git-ignored), never over RESULTS
 
 
 def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
@@ -57,14 +58,16 @@ def machine() -> dict[str, object]:
     }
 
 
-def write_results(name: str, rows: list[dict], table: str) -> Path:
-    """Write ``results/<name>.json`` and ``results/<name>.md`` (atomically, via rename)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{name}.json"
+def write_results(name: str, rows: list[dict], table: str, quick: bool = False) -> Path:
+    """Write ``results/<name>.json`` and ``results/<name>.md`` (atomically, via rename); a
+    ``quick`` run writes ``results/quick/<name>.*`` instead, leaving the committed results."""
+    folder = QUICK_RESULTS if quick else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{name}.json"
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
     tmp.replace(out)
-    md = RESULTS / f"{name}.md"
+    md = folder / f"{name}.md"
     tmp = md.with_suffix(".md.tmp")
     tmp.write_text(table)
     tmp.replace(md)

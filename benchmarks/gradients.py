@@ -290,7 +290,7 @@ def main() -> None:
         rounds = 2 if args.quick else {100: 5, 1000: 3}.get(kw.get("n_steps", 0), 15)
         rows += measure_case(name, method, kw, rounds)
     table = markdown_table(rows, COLUMNS)
-    path = write_results("gradients", rows, table)
+    path = write_results("gradients", rows, table, quick=args.quick)
     print(table)
     print(f"wrote {path}")
 

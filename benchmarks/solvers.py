@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             ("speedup_vs_torchode", "× vs torchode", ".2f"),
         ],
     )
-    path = write_results("solvers", rows, table)
+    path = write_results("solvers", rows, table, quick=args.quick)
     print(table)
     print(f"wrote {path}")
 

@@ -17,6 +17,7 @@ and :func:`check_overrides` leaves composition errors to Hydra.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
 import sys
@@ -32,6 +33,7 @@ from odenet.errors import ConfigError, UsageError
 
 __all__ = [
     "USAGE_ERROR_STATUS",
+    "DiskFull",
     "JobFailed",
     "check_overrides",
     "command_line_overrides",
@@ -43,6 +45,7 @@ __all__ = [
 
 USAGE_ERROR_STATUS = 2
 CONFIG_MODULE = "odenet.conf"
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class JobFailed(CompactHydraException):
@@ -54,14 +57,25 @@ def full_errors() -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
+class DiskFull(UsageError):
+    """A write other than a checkpoint's failed for lack of space."""
+
+    kind = "disk full"
+
+
 def find_usage_error(exc: BaseException) -> UsageError | None:
     """``exc`` or the first exception in the chain it was raised from that is a
-    :class:`UsageError`; ``None`` when there is none (a bug: keep its traceback)."""
+    :class:`UsageError` (an ``OSError`` for a full disk or quota becomes
+    :class:`DiskFull`); ``None`` when there is none (a bug: keep its traceback)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, UsageError):
             return current
+        if isinstance(current, OSError) and current.errno in _NO_SPACE:
+            return DiskFull(
+                f"{current}; free some space or write the run elsewhere (hydra.run.dir=...)"
+            )
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None

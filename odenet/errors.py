@@ -199,7 +199,9 @@ class RunDirLocked(UsageError, RuntimeError):
 
 
 class NonFiniteLoss(UsageError, FloatingPointError):
-    """The training loss became NaN or inf."""
+    """Training diverged: the loss became NaN or inf, or the ODE solve of a training step
+    failed (a NaN state, step-size underflow or max steps reached), as it does in an ODE
+    model whose learning rate is too high."""
 
     kind = "training diverged"
 

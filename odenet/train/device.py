@@ -32,8 +32,8 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ConfigError(
-                f"trainer.device={device!r} (trainer=gpu) but no CUDA GPU is available to "
-                "torch (torch.cuda.is_available() is False); pass trainer=cpu, or "
+                f"trainer.device={device!r} (as trainer=gpu sets it) but no CUDA GPU is "
+                "available to torch (torch.cuda.is_available() is False); pass trainer=cpu, or "
                 "trainer.device=auto to use a GPU only when there is one"
             )
         if device == "cuda":

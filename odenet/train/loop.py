@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from odenet.data.splits import DataSplits
-from odenet.errors import CheckpointError, NonFiniteLoss
+from odenet.errors import CheckpointError, NonFiniteLoss, SolverError
 from odenet.runs.load import BEST_NAME, checkpoint_path, model_state
 from odenet.runs.lock import RunDirLock
 from odenet.runs.weights import load_model_state
@@ -152,6 +153,22 @@ def _to(batch: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
     return [b.to(device, non_blocking=True) for b in batch]
 
 
+_DIVERGED_FIX = (
+    "lower optim.optimizer.lr or tighten solver.rtol/atol (trainer.on_nonfinite_loss=stop "
+    "ends such runs with a record instead, e.g. in learning-rate sweeps)"
+)
+
+
+@contextlib.contextmanager
+def _solver_failures_diverge(desc: str) -> Iterator[None]:
+    """A :class:`~odenet.errors.SolverError` inside a training step (NaN state, step-size
+    underflow, max steps: how a diverging ODE model fails) becomes :class:`NonFiniteLoss`."""
+    try:
+        yield
+    except SolverError as exc:
+        raise NonFiniteLoss(f"the ODE solve failed at {desc} ({exc}); {_DIVERGED_FIX}") from exc
+
+
 def train_epoch(
     model: nn.Module,
     objective: Objective,
@@ -171,15 +188,15 @@ def train_epoch(
     bar = tqdm(loader, desc=desc, leave=False, disable=None if info.is_main else True)
     for batch in bar:
         optimizer.zero_grad(set_to_none=True)
-        loss, stats = objective.loss(model, _to(batch, device))
+        with _solver_failures_diverge(desc):
+            loss, stats = objective.loss(model, _to(batch, device))
         nfe_f += _nfe(blocks, "nfe_forward")
         if not torch.isfinite(loss):
             raise NonFiniteLoss(
-                f"training loss is {float(loss.detach())} at {desc}; lower optim.optimizer.lr or "
-                "tighten solver.rtol/atol (trainer.on_nonfinite_loss=stop ends such runs "
-                "with a record instead, e.g. in learning-rate sweeps)"
+                f"training loss is {float(loss.detach())} at {desc}; {_DIVERGED_FIX}"
             )
-        loss.backward()
+        with _solver_failures_diverge(desc):
+            loss.backward()
         nfe_b += _nfe(blocks, "nfe_backward")
         if gradient_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), gradient_clip)

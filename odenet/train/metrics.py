@@ -1,5 +1,5 @@
-"""Per-epoch metrics: one JSON object per line in ``metrics.jsonl``, and TensorBoard when
-the ``tensorboard`` package is installed."""
+"""Per-epoch metrics: one JSON object per line in ``metrics.jsonl``, and TensorBoard with
+``trainer.tensorboard=true`` (off by default; needs the ``tensorboard`` extra)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,11 @@ def _tensorboard_writer(folder: Path) -> Any | None:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # tensorboard is optional
-        log.info("tensorboard is not installed; metrics go to %s only", METRICS_NAME)
+        log.warning(
+            "trainer.tensorboard=true but tensorboard is not installed (pip install "
+            "'odenet[tensorboard]'); metrics go to %s only",
+            METRICS_NAME,
+        )
         return None
     return SummaryWriter(log_dir=str(folder / "tensorboard"))
 
