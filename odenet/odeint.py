@@ -59,7 +59,11 @@ def solve(
             is a tuple like ``y0``), and the result must match ``y``'s shape and dtype.
         y0: initial state, a floating tensor ``(*batch, *state)`` or a tuple of tensors.
         t: 1-D floating tensor of output times, strictly increasing or decreasing, on
-            ``y0``'s device; ``t[0]`` is the initial time.
+            ``y0``'s device; ``t[0]`` is the initial time. Its dtype is the dtype of the
+            times ``func`` receives: in float32 or lower, gaps between requested times
+            (and a fixed ``step_size``) below 16 units of the dtype's spacing at
+            ``max |t|`` are refused (e.g. float32 around 1e6, spaced 0.0625: gaps under
+            1); pass float64 ``t`` there (``odenet._checks.check_time_resolution``).
         method: a name (``euler, midpoint, heun, heun3, rk4`` fixed-step; ``adaptive_heun,
             fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive) or a
             :class:`~odenet.solvers.RungeKutta` instance.
@@ -107,6 +111,10 @@ def solve(
     Outputs between steps come from the method's dense output (dopri5, tsit5, dopri8:
     fourth order; others: cubic Hermite), so output times never shorten steps. Fixed-step
     outputs at grid points are the grid values themselves.
+
+    Every evaluation of ``func`` is checked (no host synchronisation): it must return
+    the shape and dtype of ``y`` at every call (not only the first) and must not modify
+    ``y`` in place; either raises, naming the time of the offending call.
 
     Raises:
         TypeError, ValueError: bad input (the message names the argument and the fix).
