@@ -156,3 +156,9 @@ def test_fixed_step_too_fine_for_float32_times_is_refused() -> None:
     h = 0.25
     r = 1 - h + h**2 / 2 - h**3 / 6 + h**4 / 24
     assert torch.allclose(ys[-1], torch.full((2,), r**16), rtol=1e-6)
+
+
+def test_independent_mode_rows_of_float32_times_are_checked_too() -> None:
+    t = torch.tensor([[1e6, 1e6 + 0.5], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"a row of t is 0\.5, too fine for torch\.float32"):
+        odenet.solve(lambda t, y: -y, torch.ones(2, 1), t, batch_mode="independent")
