@@ -31,6 +31,7 @@ from ._checks import (
     check_output,
     check_t,
     check_time_resolution,
+    coarser_dtype,
     merge_options,
 )
 from .errors import SamplesFailed
@@ -111,7 +112,9 @@ def _check_rows(t: Tensor, y0: Tensor) -> Tensor:
             f"t[{b}, {i + 1}]={float(rows[b, i + 1])} after t[{b}, {i}]={float(rows[b, i])}"
         )
     gap, t_max = float(diffs.min()), float(rows.abs().max())
-    check_time_resolution(gap, t_max, t.dtype, "the smallest gap between times of a row of t")
+    check_time_resolution(
+        gap, t_max, coarser_dtype(t.dtype, y0.dtype), "the smallest gap between times of a row of t"
+    )
     return rows.contiguous()
 
 

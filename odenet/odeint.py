@@ -59,11 +59,11 @@ def solve(
             is a tuple like ``y0``), and the result must match ``y``'s shape and dtype.
         y0: initial state, a floating tensor ``(*batch, *state)`` or a tuple of tensors.
         t: 1-D floating tensor of output times, strictly increasing or decreasing, on
-            ``y0``'s device; ``t[0]`` is the initial time. Its dtype is the dtype of the
-            times ``func`` receives: in float32 or lower, gaps between requested times
-            (and a fixed ``step_size``) below 16 units of the dtype's spacing at
-            ``max |t|`` are refused (e.g. float32 around 1e6, spaced 0.0625: gaps under
-            1); pass float64 ``t`` there (``odenet._checks.check_time_resolution``).
+            ``y0``'s device; ``t[0]`` is the initial time. Gaps between requested times
+            below 16 units of the spacing of float numbers at ``max |t|`` are refused, in
+            the coarser of ``t``'s dtype and the state's (e.g. float32 around 1e6 is
+            spaced 0.0625: gaps under 1); shift the time origin or use float64 there
+            (``odenet._checks.check_time_resolution``; fixed steps likewise).
         method: a name (``euler, midpoint, heun, heun3, rk4`` fixed-step; ``adaptive_heun,
             fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive) or a
             :class:`~odenet.solvers.RungeKutta` instance.
