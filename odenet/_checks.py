@@ -171,7 +171,8 @@ def check_t(t: object, y0: Tensor, open_end: bool = False) -> list[float]:
                 f"t must be strictly increasing or decreasing; got t[{i}]={times[i]} after "
                 f"t[{i - 1}]={times[i - 1]} (t is {kind} from t[0] to t[1]){hint}"
             )
-    _check_t_resolution(times, t.dtype)
+    # the requested times live in t's dtype, the times func receives in the state's
+    _check_t_resolution(times, coarser_dtype(t.dtype, y0.dtype))
     return times
 
 
@@ -185,8 +186,10 @@ def check_time_resolution(spacing: float, t_max: float, dtype: torch.dtype, what
     """Refuse a time ``spacing`` that ``dtype`` cannot resolve near ``|t| = t_max``.
 
     The rule: ``spacing >= TIME_RESOLUTION_UNITS * ulp``, with ``ulp`` the distance between
-    consecutive numbers of ``dtype`` at ``t_max``. Below that, a requested time (or a stage
-    time ``t + c h`` handed to ``func``) is rounded by more than 1/32 of the spacing:
+    consecutive numbers of ``dtype`` at ``t_max``; ``dtype`` is the coarser of ``t``'s (the
+    requested times) and the state's (the times ``func`` receives). Below that, a
+    requested time (or a stage time ``t + c h`` handed to ``func``) is rounded by more
+    than 1/32 of the spacing:
     float32 times around 1e6 are multiples of 0.0625, so ``1e6 + 0.01`` is ``1e6``.
     Adaptive steps are not checked (their size is not known in advance; the loop itself
     keeps time in float64). float64 times are never refused (the loop cannot do better).
@@ -194,6 +197,8 @@ def check_time_resolution(spacing: float, t_max: float, dtype: torch.dtype, what
     Raises:
         ValueError: naming ``what``, the dtype's resolution there and the fix.
     """
+    if not (math.isfinite(spacing) and math.isfinite(t_max)):
+        return  # an open end (t[-1] = inf with an event): nothing to round
     if dtype == torch.float64 or spacing >= TIME_RESOLUTION_UNITS * torch.finfo(dtype).eps * t_max:
         return  # (eps * t_max bounds the ulp at t_max: the exact test is needed only below)
     x = torch.tensor(t_max, dtype=dtype)
@@ -204,17 +209,26 @@ def check_time_resolution(spacing: float, t_max: float, dtype: torch.dtype, what
         f"{what} is {spacing:.3g}, too fine for {dtype} times near |t|={t_max:.6g}: {dtype} "
         f"numbers there are {ulp:.3g} apart, so requested times and the times func(t, y) "
         f"receives would be rounded by up to {ulp / 2:.3g} ({ulp / 2 / spacing:.0%} of the "
-        f"spacing; the limit is 1/{2 * TIME_RESOLUTION_UNITS}). Pass t in float64 "
-        f"(t.double(); the state may stay {dtype}), or shift the time origin so that |t| is "
-        "small (solve on t - t[0])"
+        f"spacing; the limit is 1/{2 * TIME_RESOLUTION_UNITS}). Shift the time origin so "
+        "that |t| is small (solve on t - t[0], adding t[0] back inside func if it uses "
+        "absolute time), or use float64 for t and for the state (func receives times in "
+        "the state's dtype)"
     )
 
 
+def coarser_dtype(a: torch.dtype, b: torch.dtype) -> torch.dtype:
+    """Of two floating dtypes, the one with the larger machine epsilon."""
+    return a if torch.finfo(a).eps >= torch.finfo(b).eps else b
+
+
 def _check_t_resolution(times: list[float], dtype: torch.dtype) -> None:
-    """The smallest gap between requested times must be resolvable in ``dtype``."""
-    gaps = [abs(b - a) for a, b in itertools.pairwise(times)]
+    """The smallest gap between finite requested times must be resolvable in ``dtype``."""
+    finite = [x for x in times if math.isfinite(x)]
+    if len(finite) < 2:
+        return
+    gaps = [abs(b - a) for a, b in itertools.pairwise(finite)]
     i = min(range(len(gaps)), key=gaps.__getitem__)
-    t_max = max(abs(times[0]), abs(times[-1]))
+    t_max = max(abs(finite[0]), abs(finite[-1]))
     check_time_resolution(gaps[i], t_max, dtype, f"the gap t[{i + 1}] - t[{i}]")
 
 

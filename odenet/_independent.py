@@ -24,7 +24,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._checks import FlatState, check_method, check_options, check_output, check_t, merge_options
+from ._checks import (
+    FlatState,
+    check_method,
+    check_options,
+    check_output,
+    check_t,
+    check_time_resolution,
+    coarser_dtype,
+    merge_options,
+)
 from .errors import SamplesFailed
 from .solution import SampleStats, Solution, Stats
 from .solvers import RungeKutta, rms_norm
@@ -102,6 +111,10 @@ def _check_rows(t: Tensor, y0: Tensor) -> Tensor:
             f"each row of t must be strictly increasing or decreasing; got "
             f"t[{b}, {i + 1}]={float(rows[b, i + 1])} after t[{b}, {i}]={float(rows[b, i])}"
         )
+    gap, t_max = float(diffs.min()), float(rows.abs().max())
+    check_time_resolution(
+        gap, t_max, coarser_dtype(t.dtype, y0.dtype), "the smallest gap between times of a row of t"
+    )
     return rows.contiguous()
 
 

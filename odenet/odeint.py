@@ -66,7 +66,11 @@ def solve(
             like ``y0``), and the result must match ``y``'s shape and dtype.
         y0: initial state, a floating tensor ``(*batch, *state)`` or a tuple of tensors.
         t: 1-D floating tensor of output times, strictly increasing or decreasing, on
-            ``y0``'s device; ``t[0]`` is the initial time.
+            ``y0``'s device; ``t[0]`` is the initial time. Gaps between requested times
+            below 16 units of the spacing of float numbers at ``max |t|`` are refused, in
+            the coarser of ``t``'s dtype and the state's (e.g. float32 around 1e6 is
+            spaced 0.0625: gaps under 1); shift the time origin or use float64 there
+            (``odenet._checks.check_time_resolution``; fixed steps likewise).
         method: a name (``euler, midpoint, heun, heun3, rk4`` fixed-step; ``adaptive_heun,
             fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive; ``explicit_adams,
             implicit_adams`` fixed-step multistep; ``scipy_solver`` scipy's integrators,
@@ -127,6 +131,10 @@ def solve(
     Outputs between steps come from the method's dense output (dopri5, tsit5, dopri8:
     fourth order; others: cubic Hermite), so output times never shorten steps. Fixed-step
     outputs at grid points are the grid values themselves.
+
+    Every evaluation of ``func`` is checked (no host synchronisation): it must return
+    the shape and dtype of ``y`` at every call (not only the first) and must not modify
+    ``y`` in place; either raises, naming the time of the offending call.
 
     Raises:
         TypeError, ValueError: bad input (the message names the argument and the fix).

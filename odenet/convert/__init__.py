@@ -14,13 +14,13 @@ The ``odenet-convert`` command (``odenet.convert.cli``, config ``conf/convert.ya
 from __future__ import annotations
 
 from odenet.convert import builtin_blocks as _builtin_blocks  # noqa: F401  (registers rules)
-from odenet.convert.block_check import UnexpectedBlockError
+from odenet.convert.block_check import UncheckedBlockWarning, UnexpectedBlockError
 from odenet.convert.depth_stack import DepthStack, StageShapeError
 from odenet.convert.field import InterpolatedResidualField
 from odenet.convert.interpolation import INTERPOLATIONS
 from odenet.convert.registry import BlockRule, find_rule, register_block, unregister_block
 from odenet.convert.report import ConversionReport, report
-from odenet.convert.resample import coarsen, refine
+from odenet.convert.resample import ResampleReport, ResampleWarning, coarsen, refine
 from odenet.convert.resnet_to_ode import (
     UnrecognisedModelError,
     check_conversion,
@@ -28,6 +28,7 @@ from odenet.convert.resnet_to_ode import (
     resnet_to_ode,
 )
 from odenet.convert.schemes import DEFAULT_SCHEMES, Scheme, SchemeResult
+from odenet.convert.sharing import SharedWeightsError
 from odenet.convert.smoothness import StageSmoothness
 from odenet.convert.unroll import ode_to_resnet
 
@@ -38,10 +39,14 @@ __all__ = [
     "ConversionReport",
     "DepthStack",
     "InterpolatedResidualField",
+    "ResampleReport",
+    "ResampleWarning",
     "Scheme",
     "SchemeResult",
+    "SharedWeightsError",
     "StageShapeError",
     "StageSmoothness",
+    "UncheckedBlockWarning",
     "UnexpectedBlockError",
     "UnrecognisedModelError",
     "check_conversion",

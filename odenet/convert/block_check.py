@@ -29,6 +29,48 @@ class UnexpectedBlockError(ValueError):
     """A block recognised by structure does not compute the residual its rule assumes."""
 
 
+class UncheckedBlockWarning(UserWarning):
+    """Blocks recognised by structure were converted without running their forward."""
+
+
+def _channels(norm: nn.Module) -> int | None:
+    """Channels a normalisation layer is built for (BatchNorm/InstanceNorm/GroupNorm)."""
+    value = getattr(norm, "num_features", getattr(norm, "num_channels", None))
+    return value if isinstance(value, int) else None
+
+
+def wiring_problem(block: nn.Module, rule: BlockRule) -> str | None:
+    """Why ``block``'s layers cannot be the chain its names describe, or ``None``.
+
+    Checks, without running anything, that ``conv_i`` feeds ``bn_i`` (channels), ``conv_i``
+    feeds ``conv_{i+1}``, every conv has stride 1 and the last conv gives back the input's
+    channels (the block has no downsample, so it must preserve the shape). Layers that are
+    not convolutions or normalisations with a channel count are not checked.
+    """
+    n = 3 if rule.expected_children is not None and "conv3" in rule.expected_children else 2
+    convs = [getattr(block, f"conv{i}", None) for i in range(1, n + 1)]
+    norms = [getattr(block, f"bn{i}", None) for i in range(1, n + 1)]
+    if not all(isinstance(c, nn.modules.conv._ConvNd) for c in convs):
+        return None
+    for i, (conv, norm) in enumerate(zip(convs, norms, strict=True), start=1):
+        if any(s != 1 for s in conv.stride):
+            return f"conv{i} has stride {conv.stride} but the block has no downsample"
+        c = _channels(norm) if isinstance(norm, nn.Module) else None
+        if c is not None and c != conv.out_channels:
+            return f"bn{i} is built for {c} channels but conv{i} gives {conv.out_channels}"
+        if i < n and convs[i].in_channels != conv.out_channels:
+            return (
+                f"conv{i + 1} takes {convs[i].in_channels} channels but conv{i} gives "
+                f"{conv.out_channels}"
+            )
+    if convs[-1].out_channels != convs[0].in_channels:
+        return (
+            f"conv{n} gives {convs[-1].out_channels} channels but conv1 takes "
+            f"{convs[0].in_channels}, so x + g(x) cannot be formed"
+        )
+    return None
+
+
 def unexpected_children(block: nn.Module, rule: BlockRule) -> list[str]:
     """Names of the child modules of ``block`` outside ``rule.expected_children``."""
     if rule.expected_children is None:
@@ -84,9 +126,12 @@ def check_structural_match(
     block: nn.Module, rule: BlockRule, path: str, probe: bool = True
 ) -> None:
     """Refuse a structurally matched ``block`` (at module path ``path``) whose children go
-    beyond ``rule.expected_children`` or (if ``probe``) whose forward disagrees with the
-    rule on a probe input. Rules without ``expected_children`` (registered classes) are
-    not checked."""
+    beyond ``rule.expected_children``, whose layers are not wired as their names say
+    (:func:`wiring_problem`) or (if ``probe``) whose forward disagrees with the rule on a
+    probe input. Without the probe, a block whose forward uses its layers otherwise than
+    its names say (e.g. drops the final relu) is not detected: that is the risk of
+    ``probe_blocks=False`` (``resnet_to_ode`` warns unless ``check_input`` is given).
+    Rules without ``expected_children`` (registered classes) are not checked."""
     if rule.expected_children is None:
         return
     where = f"module {path!r} ({type(block).__name__})" if path else type(block).__name__
@@ -97,6 +142,12 @@ def check_structural_match(
             f"child module(s) {extra}, which the {rule.name} residual does not use (it "
             f"expects only {sorted(rule.expected_children)}); its forward probably uses them, "
             "so converting it by structure would be wrong. " + _fix(block)
+        )
+    wiring = wiring_problem(block, rule)
+    if wiring is not None:
+        raise UnexpectedBlockError(
+            f"resnet_to_ode: {where} has the attributes of a {rule.name} block, but its "
+            f"layers are not wired as those names say: {wiring}. " + _fix(block)
         )
     if not probe:
         return

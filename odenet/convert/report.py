@@ -26,6 +26,7 @@ from odenet.convert.schemes import (
     Batch,
     Scheme,
     SchemeResult,
+    check_data,
     evaluate,
     run_scheme,
     stage_steps,
@@ -142,6 +143,7 @@ def report(
         batch_size: batch size when ``data`` is a pair of tensors.
     """
     check_eval_mode(model, "report")
+    check_data(data)
     converted = _converted(model, interpolation)
     blocks = ode_blocks(converted)
     stages = [

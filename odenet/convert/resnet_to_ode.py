@@ -13,17 +13,19 @@ through the nodes) the converted model reproduces the original up to rounding.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from odenet.convert.block_check import check_structural_match
+from odenet.convert.block_check import UncheckedBlockWarning, check_structural_match
 from odenet.convert.field import InterpolatedResidualField
 from odenet.convert.interpolation import check_interpolation
 from odenet.convert.registry import BlockRule, find_rule, registration_hint
+from odenet.convert.sharing import SharingMap, check_unshared, sharing_map
 from odenet.nn.ode_block import ODEBlock
 from odenet.solvers import get_method
 
@@ -39,6 +41,8 @@ class _Settings:
     rtol: float
     atol: float
     probe_blocks: bool = True
+    shared: SharingMap = field(default_factory=dict)
+    unprobed: list[str] = field(default_factory=list)
 
 
 def check_eval_mode(model: nn.Module, caller: str) -> None:
@@ -56,6 +60,7 @@ def check_eval_mode(model: nn.Module, caller: str) -> None:
 def _ode_block(
     blocks: list[nn.Module], names: list[str], rule: BlockRule, cfg: _Settings
 ) -> ODEBlock:
+    check_unshared(blocks, names, cfg.shared)
     field = InterpolatedResidualField(blocks, rule, cfg.interpolation, (0.0, 1.0), names)
     return ODEBlock(
         field,
@@ -74,6 +79,8 @@ def _checked_rule(module: nn.Module, path: str, cfg: _Settings) -> BlockRule | N
     if rule is None or not rule.convertible(module):
         return None
     check_structural_match(module, rule, path, probe=cfg.probe_blocks)
+    if rule.expected_children is not None and not cfg.probe_blocks:
+        cfg.unprobed.append(path)
     return rule
 
 
@@ -210,19 +217,29 @@ def resnet_to_ode(
             small random input and refuse it if ``block(x) != x + residual(x)``
             (``odenet.convert.block_check``; cheap: one forward per block, batch 2, 8x8).
             A structurally matched block with a child module outside the expected set
-            (e.g. a squeeze-excite ``se``) is refused in any case. Pass ``check_input``
-            as well to compare the whole model on real input.
+            (e.g. a squeeze-excite ``se``) or whose layers are not wired as its names say
+            (channels of conv/bn, strides) is refused in any case. Pass ``check_input``
+            as well to compare the whole model on real input. **Risk of**
+            ``probe_blocks=False``: the forward of a name-matched block is never run, so a
+            block whose forward differs from its names (e.g. no final relu) is converted
+            to the wrong residual without an error; an ``UncheckedBlockWarning`` says so
+            unless ``check_input`` is given.
 
     Returns:
         The converted model, in eval mode. Converted ``ODEBlock`` s are found with
         ``ode_blocks(model)``; their fields are ``InterpolatedResidualField`` s.
 
+    Blocks that share weights (the same module used twice, or a parameter held by two
+    blocks) are refused (``SharedWeightsError``, ``odenet.convert.sharing``): the ODE
+    would hold separate copies, silently untying them.
+
     Raises:
-        ValueError: model in training mode; blocks of one stage with differing shapes
-            (``StageShapeError``); no recognised block, or the model already converted
-            (``UnrecognisedModelError``); a block matched by structure with unexpected
-            children or a forward that disagrees with its probe (``UnexpectedBlockError``,
-            the fix: ``register_block``); ``check_input`` mismatch.
+        ValueError: model in training mode; weight-tied blocks (``SharedWeightsError``);
+            blocks of one stage with differing shapes (``StageShapeError``); no recognised
+            block, or the model already converted (``UnrecognisedModelError``); a block
+            matched by structure with unexpected children, miswired layers or a forward
+            that disagrees with its probe (``UnexpectedBlockError``, the fix:
+            ``register_block``); ``check_input`` mismatch.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module; got {type(model).__name__}.")
@@ -231,12 +248,29 @@ def resnet_to_ode(
         check_interpolation(interpolation), method, float(rtol), float(atol), bool(probe_blocks)
     )
     converter = _Converter(cfg)
-    converted = converter.convert(copy.deepcopy(model), "")
+    copied = copy.deepcopy(model)  # (keeps sharing: a module used twice is copied once)
+    cfg.shared = sharing_map(copied)
+    converted = converter.convert(copied, "")
     if not converter.stages:
         raise UnrecognisedModelError(_unrecognised_message(model))
     if check_input is not None:
         check_conversion(model, converted, check_input)
+    elif cfg.unprobed:
+        _warn_unprobed(cfg.unprobed)
     return converted
+
+
+def _warn_unprobed(paths: list[str]) -> None:
+    shown = ", ".join(repr(p) for p in paths[:4]) + (", ..." if len(paths) > 4 else "")
+    warnings.warn(
+        f"resnet_to_ode(probe_blocks=False): {len(paths)} block(s) ({shown}) were recognised "
+        "by their attribute names only; their wiring was checked but their forward was not "
+        "run, so a block that computes something else than its names say is converted "
+        "wrongly without an error. Pass check_input=x (a batch of real inputs) to compare "
+        "the converted model with the original, or leave probe_blocks=True.",
+        UncheckedBlockWarning,
+        stacklevel=3,
+    )
 
 
 def ode_blocks(model: nn.Module) -> list[tuple[str, ODEBlock]]:

@@ -79,23 +79,91 @@ def stage_steps(model: nn.Module, scheme: Scheme) -> list[int] | None:
     return [scheme.steps(block.field.num_blocks) for _, block in ode_blocks(model)]
 
 
+DATA_FORM = (
+    "data must be a pair (x, y) of tensors or an iterable of such pairs (a list of batches, "
+    "a DataLoader)"
+)
+
+
+def check_data(data: object) -> None:
+    """Refuse data ``report`` cannot iterate once per scheme: a lone tensor, a non-iterable,
+    a one-shot iterator (e.g. a generator, which the second scheme would find empty)."""
+    if isinstance(data, torch.Tensor):
+        raise TypeError(
+            f"{DATA_FORM}; got a single tensor of shape {tuple(data.shape)}. Pass (x, y), "
+            "e.g. report(model, (x, y))."
+        )
+    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], torch.Tensor):
+        _check_pair(data, "data")
+        return
+    if not isinstance(data, Iterable):
+        raise TypeError(f"{DATA_FORM}; got {type(data).__name__}.")
+    if iter(data) is data:  # type: ignore[arg-type]
+        raise TypeError(
+            f"{DATA_FORM}; got a one-shot iterator ({type(data).__name__}), which report "
+            "would exhaust on the first scheme. Pass list(data) or a DataLoader."
+        )
+
+
+def _check_pair(item: object, where: str) -> Batch:
+    """``item`` as ``(x, y)``: two tensors with as many inputs as targets."""
+    if not (isinstance(item, (tuple, list)) and len(item) == 2):
+        kind = type(item).__name__
+        got = f"a tensor of shape {tuple(item.shape)}" if isinstance(item, torch.Tensor) else kind
+        raise TypeError(f"{DATA_FORM}; {where} is {got}, not a pair (x, y).")
+    x, y = item
+    for name, v in (("x", x), ("y", y)):
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(f"{DATA_FORM}; {name} of {where} is a {type(v).__name__}.")
+    if x.dim() == 0 or y.dim() == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{where}=(x, y) must have as many inputs as targets along dimension 0; got x of "
+            f"shape {tuple(x.shape)} and y of shape {tuple(y.shape)}."
+        )
+    return x, y
+
+
 def batches(data: Batch | Iterable[Batch], batch_size: int) -> Iterator[Batch]:
     """``(x, y)`` split into batches of ``batch_size``, or the batches of an iterable."""
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
-        x, y = data
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(
-                f"data=(x, y) must have as many inputs as targets; got {x.shape[0]} and "
-                f"{y.shape[0]}."
-            )
+    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], torch.Tensor):
+        x, y = _check_pair(data, "data")
         for i in range(0, x.shape[0], batch_size):
             yield x[i : i + batch_size], y[i : i + batch_size]
         return
-    yield from data  # type: ignore[misc]
+    for i, item in enumerate(data):  # type: ignore[union-attr]
+        yield _check_pair(item, f"batch {i}")
+
+
+def _check_targets(out: torch.Tensor, y: torch.Tensor) -> None:
+    """Integer ``y``: class indices ``(batch,)`` in ``[0, classes)`` for logits
+    ``(batch, classes)``; float ``y``: exactly the output's shape (no broadcasting)."""
+    if y.dtype.is_floating_point:
+        if y.shape != out.shape:
+            raise ValueError(
+                f"float targets y must have the model's output shape {tuple(out.shape)} (MSE, "
+                f"no broadcasting); got {tuple(y.shape)}. For classification pass integer "
+                "class indices of shape (batch,)."
+            )
+        return
+    if y.dtype == torch.bool or y.is_complex():
+        raise TypeError(f"y must hold integer class indices or float targets; got {y.dtype}.")
+    if out.dim() != 2 or y.shape != out.shape[:1]:
+        raise ValueError(
+            f"integer targets y must be class indices of shape (batch,) = {tuple(out.shape[:1])} "
+            f"for logits of shape (batch, classes); got y of shape {tuple(y.shape)} and "
+            f"output {tuple(out.shape)}. One-hot targets: pass y.argmax(1)."
+        )
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= out.shape[1]:
+        raise ValueError(
+            f"class indices y must lie in [0, {out.shape[1]}) for a model with "
+            f"{out.shape[1]} outputs; got values in [{lo}, {hi}]."
+        )
 
 
 def _batch_metrics(out: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
     """Summed loss and number correct: cross-entropy for integer targets, else MSE."""
+    _check_targets(out, y)
     if not y.dtype.is_floating_point:
         loss = F.cross_entropy(out, y, reduction="sum")
         return float(loss), float((out.argmax(dim=1) == y).sum())

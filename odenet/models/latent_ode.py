@@ -97,8 +97,8 @@ class LatentODE(nn.Module):
         super().__init__()
         self.obs_dim = check_positive_int("obs_dim", obs_dim)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
-        if not float(obs_std) > 0:
-            raise ValueError(f"obs_std must be > 0; got {obs_std!r}.")
+        if not 0 < float(obs_std) < math.inf:
+            raise ValueError(f"obs_std must be > 0 and finite; got {obs_std!r}.")
         self.obs_std = float(obs_std)
         ode_kwargs = {
             "method": method,

@@ -113,30 +113,38 @@ def check_evaluation(
         ValueError: ``func`` modified ``y`` in place, or returned another shape.
         TypeError: ``func`` returned a non-tensor or another dtype.
     """
-    if isinstance(t, Tensor):  # per-sample times; read only on this error path
-        lo, hi = float(t.min()), float(t.max())
-        at = f"t={lo:.12g}" if lo == hi else f"t in [{lo:.12g}, {hi:.12g}]"
-    else:
-        at = f"t={t:.12g}"
-    when = "func(t0, y0)" if call == 1 else f"func(t, y) at {at} (evaluation {call})"
     if version is not None and y._version != version:
         raise ValueError(
-            f"{when} modified its input y in place (e.g. y += ..., y.mul_(...), "
+            f"{_when(t, call)} modified its input y in place (e.g. y += ..., y.mul_(...), "
             "y[...] = ...); the solver still needs y after the call, so the result would be "
             "silently wrong. Return a new tensor instead, e.g. dy = -y rather than y.neg_(), "
             "or work on y.clone()"
         )
     if not isinstance(out, Tensor):
-        raise TypeError(f"{when} must return a tensor (dy/dt); got {type(out).__name__}")
+        raise TypeError(f"{_when(t, call)} must return a tensor (dy/dt); got {type(out).__name__}")
     first = "" if call == 1 else " (earlier calls returned the state's shape and dtype)"
     if out.shape != y.shape:
         raise ValueError(
-            f"{when} returned shape {tuple(out.shape)} but the state has shape "
+            f"{_when(t, call)} returned shape {tuple(out.shape)} but the state has shape "
             f"{tuple(y.shape)}{first}; func(t, y) must return dy/dt with the shape of y at "
             "every call"
         )
     if out.dtype != y.dtype:
         raise TypeError(
-            f"{when} returned dtype {out.dtype} but the state is {y.dtype}{first}; return "
-            "dy/dt in the dtype of y at every call (e.g. build func's parameters in that dtype)"
+            f"{_when(t, call)} returned dtype {out.dtype} but the state is {y.dtype}{first}; "
+            "return dy/dt in the dtype of y at every call (e.g. build func's parameters in that "
+            "dtype)"
         )
+
+
+def _when(t: float | Tensor, call: int) -> str:
+    """``"func(t, y) at t=0.25 (evaluation 7)"``; per-sample times are read (a host
+    synchronisation) only here, on the error path."""
+    if call == 1:
+        return "func(t0, y0)"
+    if isinstance(t, Tensor):
+        lo, hi = float(t.min()), float(t.max())
+        at = f"t={lo:.12g}" if lo == hi else f"t in [{lo:.12g}, {hi:.12g}]"
+    else:
+        at = f"t={t:.12g}"
+    return f"func(t, y) at {at} (evaluation {call})"

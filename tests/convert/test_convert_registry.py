@@ -8,6 +8,7 @@ from torch import nn
 
 from odenet.convert import (
     StageShapeError,
+    UncheckedBlockWarning,
     UnrecognisedModelError,
     find_rule,
     ode_blocks,
@@ -116,7 +117,8 @@ def test_check_input_catches_a_structural_false_match() -> None:
     torch.manual_seed(1)
     model = nn.Sequential(LookAlike(4, 4), LookAlike(4, 4)).eval()
     x = torch.randn(2, 4, 5, 5)
-    resnet_to_ode(model, probe_blocks=False)  # converts (structure matches) ...
+    with pytest.warns(UncheckedBlockWarning, match=r"2 block\(s\) \('0', '1'\).*check_input"):
+        resnet_to_ode(model, probe_blocks=False)  # converts (structure matches), warns ...
     with pytest.raises(ValueError, match=r"check_input.*register_block"):
         resnet_to_ode(model, check_input=x, probe_blocks=False)  # ... the check refuses it
     register_block(LookAlike, lambda b, x: b(x) - x)

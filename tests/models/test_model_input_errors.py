@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from odenet.models import ConvResNet, MLPResNet, ODENet
+from odenet.models import CNF, ConvResNet, LatentODE, MLPResNet, ODENet
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,15 @@ def test_flattened_images_still_work() -> None:
     model = MLPResNet(16, 3).eval()
     x = torch.randn(2, 1, 4, 4)
     assert torch.equal(model(x), model(x.flatten(1)))
+
+
+@pytest.mark.parametrize(
+    ("build", "pattern"),
+    [
+        (lambda: LatentODE(2, obs_std=float("inf")), "obs_std must be > 0 and finite"),
+        (lambda: CNF(2, t1=float("nan")), "t_span must hold finite"),
+    ],
+)
+def test_models_refuse_non_finite_float_arguments(build, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        build()

@@ -131,8 +131,18 @@ def test_float32_times_rounded_beyond_1_32_of_their_gap_are_refused() -> None:
     """Near 1e6 float32 numbers are 0.0625 apart: a gap of 0.5 may be off by 6%."""
     t = torch.tensor([0.0, 1e6, 1e6 + 0.5])
     assert float(t[2] - t[1]) == 0.5
-    with pytest.raises(ValueError, match=r"0.0625 apart.*1/32.*t.double\(\)"):
+    with pytest.raises(ValueError, match=r"0.0625 apart.*1/32.*Shift the time origin"):
         odenet.odeint(lambda t, y: -y, torch.ones(2), t)
+
+
+def test_float64_times_with_a_float32_state_are_checked_in_the_state_dtype() -> None:
+    """func receives times in the state's dtype, so float64 t does not help a float32
+    state; a float64 state does."""
+    t = torch.tensor([0.0, 1e6, 1e6 + 0.5], dtype=F64)
+    with pytest.raises(ValueError, match=r"too fine for torch\.float32 times"):
+        odenet.odeint(lambda t, y: -y, torch.ones(2), t)
+    ys = odenet.odeint(lambda t, y: -1e-6 * y, torch.ones(2, dtype=F64), t, rtol=1e-10)
+    assert torch.allclose(ys[-1], torch.full((2,), math.exp(-1.0000005), dtype=F64), rtol=1e-8)
 
 
 def test_float32_times_at_the_limit_and_float64_times_are_accepted() -> None:
@@ -156,3 +166,9 @@ def test_fixed_step_too_fine_for_float32_times_is_refused() -> None:
     h = 0.25
     r = 1 - h + h**2 / 2 - h**3 / 6 + h**4 / 24
     assert torch.allclose(ys[-1], torch.full((2,), r**16), rtol=1e-6)
+
+
+def test_independent_mode_rows_of_float32_times_are_checked_too() -> None:
+    t = torch.tensor([[1e6, 1e6 + 0.5], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"a row of t is 0\.5, too fine for torch\.float32"):
+        odenet.solve(lambda t, y: -y, torch.ones(2, 1), t, batch_mode="independent")
