@@ -16,6 +16,7 @@ from .heun import Heun
 from .heun3 import Heun3
 from .midpoint import Midpoint
 from .rk4 import RK4
+from .rk38 import RK38
 from .runge_kutta import RungeKutta
 from .tableau import ButcherTableau
 from .tsit5 import Tsit5
@@ -23,6 +24,7 @@ from .tsit5 import Tsit5
 __all__ = [
     "METHODS",
     "RK4",
+    "RK38",
     "AdaptiveHeun",
     "Bosh3",
     "ButcherTableau",
@@ -48,6 +50,7 @@ METHODS: dict[str, type[RungeKutta]] = {
         AdaptiveHeun, Fehlberg2, Bosh3, Dopri5, Tsit5, Dopri8,
     )
 }  # fmt: skip
+METHODS[RK38.name] = RK38
 
 #: torchdiffeq's other names for the same methods
 ALIASES: dict[str, str] = {"heun2": "heun"}
