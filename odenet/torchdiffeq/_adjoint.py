@@ -280,6 +280,8 @@ def odeint_adjoint(
     combined = combine_event_functions(
         _flat_event(event_fn, shapes), inputs.t[0].to(ys.dtype), ys[0].detach()
     )
-    event_t, y_e = differentiable_event(combined, flat_func, float(event_t), ys[-1], inputs.t)
+    event_t, y_e = differentiable_event(
+        combined, flat_func, float(event_t.detach()), ys[-1], inputs.t
+    )
     ys = torch.cat([ys[:-1], y_e.unsqueeze(0)])
     return event_t, (split_flat(ys, shapes) if shapes is not None else ys)
