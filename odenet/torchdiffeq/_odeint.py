@@ -17,6 +17,7 @@ The differences from :func:`odenet.odeint` that live here (and nowhere in the co
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -29,7 +30,7 @@ from ..odeint import odeint as odenet_odeint
 from ._errors import TorchdiffeqInputError
 from ._inputs import check_inputs
 from ._norms import split_flat, state_norm
-from ._options import Translated, fixed_grid, translate
+from ._options import Translated, fixed_grid, translate, valid_core_options
 
 __all__ = ["CALLBACK_HOOKS", "combine_event_functions", "odeint"]
 
@@ -81,24 +82,42 @@ def _core_options(
     shapes: tuple[torch.Size, ...] | None,
     hooks: Mapping[str, Callable[..., object]],
 ) -> dict[str, object]:
+    """odenet's options for the translated torchdiffeq options, the norm and callbacks;
+    what the method does not honour is dropped with torchdiffeq's warnings."""
     opts = dict(tr.options)
+    wanted: dict[str, object] = dict(hooks)
     if tr.method.adaptive:
-        opts["norm"] = state_norm(norm, shapes)  # type: ignore[arg-type]
-        opts.update(hooks)
-        return opts
-    if "on_step" in hooks:
-        opts["on_step"] = hooks["on_step"]
-    unsupported = sorted(k for k, v in CALLBACK_HOOKS.items() if v in hooks and v != "on_step")
-    if unsupported:
+        wanted["norm"] = state_norm(norm, shapes)  # type: ignore[arg-type]
+    else:
+        if tr.perturb:
+            wanted["perturb"] = True
+        if tr.interp == "linear":
+            wanted["interp"] = "linear"
+    valid = valid_core_options(tr.method)
+    name = getattr(tr.method, "name", type(tr.method).__name__)
+    dropped_hooks = sorted(k for k, v in CALLBACK_HOOKS.items() if v in hooks and v not in valid)
+    if dropped_hooks:
         warnings.warn(
-            f"Solver '{tr.method.name}' does not support callbacks {set(unsupported)}",
-            stacklevel=4,
+            f"Solver '{name}' does not support callbacks {set(dropped_hooks)}", stacklevel=4
         )
-    if tr.perturb:
-        opts["perturb"] = True
-    if tr.interp == "linear":
-        opts["interp"] = "linear"
+    dropped = {k: v for k, v in wanted.items() if k not in valid and k in ("perturb",)}
+    if dropped:
+        warnings.warn(f"{type(tr.method).__name__}: Unexpected arguments {dropped}", stacklevel=4)
+    opts.update({k: v for k, v in wanted.items() if k in valid})
     return opts
+
+
+def _grid_options(tr: Translated, func: object, y0: State, t: Tensor) -> dict[str, object]:
+    """The fixed-step grid as odenet options: the explicit grid where the method takes one,
+    else the step size, else equal steps on evenly spaced output times."""
+    valid = valid_core_options(tr.method)
+    if "grid" in valid:
+        return {"grid": fixed_grid(tr, func, y0, t).detach()}
+    if tr.step_size is not None and tr.grid_constructor is None:
+        return {"step_size": float(tr.step_size)}
+    raise ValueError(
+        f"method {tr.method.name!r} takes no explicit step grid; give options={{'step_size': h}}"
+    )
 
 
 def _first_only(y0: State) -> State:
@@ -155,10 +174,19 @@ def odeint(
     if event_fn is not None:
         return _until_event(func, y0, t, rtol, atol, tr, core, event_fn, inputs.decreasing)
     if not tr.method.adaptive:
-        core["grid"] = fixed_grid(tr, func, y0, t).detach()
-    return odenet_odeint(
-        func, y0, t, method=tr.method, rtol=_number(rtol), atol=_number(atol), options=core
-    )
+        core.update(_grid_options(tr, func, y0, t))
+    with _grad_mode(tr.method):
+        return odenet_odeint(
+            func, y0, t, method=tr.method, rtol=_number(rtol), atol=_number(atol), options=core
+        )
+
+
+def _grad_mode(method: object) -> Any:
+    """A method that solves outside autograd (scipy) returns a result without a graph, as
+    in torchdiffeq, instead of odenet's refusal of inputs requiring grad."""
+    if getattr(method, "differentiable", True):
+        return contextlib.nullcontext()
+    return torch.no_grad()
 
 
 def _number(tol: float | Tensor) -> float:
@@ -188,13 +216,14 @@ def _until_event(
         core["step_size"] = float(tr.step_size)
     end = torch.full((1,), -math.inf if decreasing else math.inf, dtype=t.dtype, device=t.device)
     span = torch.cat([t[:1], end])
-    return odenet_odeint(  # type: ignore[return-value]
-        func,
-        y0,
-        span,
-        method=tr.method,
-        rtol=_number(rtol),
-        atol=_number(atol),
-        options=core,
-        event_fn=combined,
-    )
+    with _grad_mode(tr.method):
+        return odenet_odeint(  # type: ignore[return-value]
+            func,
+            y0,
+            span,
+            method=tr.method,
+            rtol=_number(rtol),
+            atol=_number(atol),
+            options=core,
+            event_fn=combined,
+        )

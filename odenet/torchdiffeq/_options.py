@@ -25,7 +25,7 @@ from torch import Tensor
 from .._checks import ADAPTIVE_OPTIONS, FIXED_OPTIONS
 from ..solvers import ALIASES, METHODS, RungeKutta, get_method
 
-__all__ = ["Translated", "resolve_method", "translate"]
+__all__ = ["Translated", "resolve_method", "translate", "valid_core_options"]
 
 #: torchdiffeq's names that odenet spells differently
 RENAMED = {"min_step": "dt_min", "max_step": "dt_max"}
@@ -95,7 +95,8 @@ def resolve_method(method: object, extra: Mapping[str, object]) -> tuple[Any, di
     return (cls(**kwargs) if kwargs else get_method(key)), rest
 
 
-def _valid_core_options(method: Any) -> frozenset[str]:
+def valid_core_options(method: Any) -> frozenset[str]:
+    """The odenet option keys ``method`` honours (its own list, else the loop's)."""
     own = getattr(method, "valid_options", None)
     if own is not None:
         return frozenset(own)
@@ -110,7 +111,7 @@ def translate(method: object, options: Mapping[str, object], event: bool) -> Tra
     """
     obj, rest = resolve_method(method, options)
     out = Translated(obj)
-    valid = _valid_core_options(obj)
+    valid = valid_core_options(obj)
     unused: dict[str, object] = {}
     for key, value in rest.items():
         if key in IGNORED or (key == "norm" and not obj.adaptive):
