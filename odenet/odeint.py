@@ -90,7 +90,10 @@ def solve(
             explicit step grid from ``t[0]`` to ``t[-1]``; ``perturb=True`` samples ``func``
             just inside each step's ends, for fields that jump on the grid points;
             ``interp="linear"`` joins grid values by straight lines instead of the default
-            ``"hermite"``). Unknown keys raise.
+            ``"hermite"``). Step hooks ``on_step`` (before every step attempt; fixed and
+            adaptive), ``on_accept`` and ``on_reject`` (adaptive) are called as
+            ``hook(t0, y0, dt)`` with 0-d tensors and the loop's state (a tuple state
+            flattened). Unknown keys raise.
         event_fn: terminal event ``event_fn(t, y) -> 0-d tensor``; the solve stops where it
             changes sign, located on the dense output to float64 resolution in ``t``. The
             event time and state are differentiable (implicit function theorem; one extra

@@ -19,6 +19,7 @@ FIXED_METHODS: list[tuple[str, int]] = [
     ("heun", 2),
     ("heun3", 3),
     ("rk4", 4),
+    ("rk38", 4),
 ]
 ADAPTIVE_METHODS: list[tuple[str, int]] = [
     ("adaptive_heun", 2),

@@ -28,6 +28,7 @@ from .midpoint import Midpoint
 from .radau_iia3 import RadauIIA3
 from .radau_iia5 import RadauIIA5
 from .rk4 import RK4
+from .rk38 import RK38
 from .rodas5 import Rodas5
 from .rosenbrock import Rosenbrock
 from .runge_kutta import RungeKutta
@@ -41,6 +42,7 @@ from .tsit5 import Tsit5
 __all__ = [
     "METHODS",
     "RK4",
+    "RK38",
     "AdaptiveHeun",
     "Bosh3",
     "ButcherTableau",
@@ -97,6 +99,7 @@ METHODS.update({
         GaussLegendre4, GaussLegendre6, SDIRK2, TRBDF2, Kvaerno3, Kvaerno5,
     )
 })  # fmt: skip
+METHODS[RK38.name] = RK38
 
 #: torchdiffeq's other names for the same methods
 ALIASES: dict[str, str] = {"heun2": "heun"}
