@@ -57,6 +57,7 @@ def attach_implicit_gradient(
     h_a: Tensor | float,
     lu: LUFactor,
     mode: str,
+    memo: dict[str, bool] | None = None,
 ) -> Tensor:
     """``Z*`` with the implicit-function gradient attached (``Z*`` itself when no input
     requires grad or grad mode is off).
@@ -69,11 +70,18 @@ def attach_implicit_gradient(
         h_a: as in :meth:`NewtonSolver.solve`.
         lu: the factorisation of ``I - hA ⊗ J`` used by Newton (the preconditioner).
         mode: ``"batch"`` or ``"full"`` (layout of ``lu``'s rows).
+        memo: per-solve dict; ``memo["field_grad"]`` records whether the field's output
+            depends on a tensor requiring grad (its parameters). Once it is known to be
+            ``False``, a stage whose ``psi`` has no graph skips the extra evaluation.
     """
     if not torch.is_grad_enabled():
         return z_star
+    if memo is not None and memo.get("field_grad") is False and not psi.requires_grad:
+        return z_star
     z_star = z_star.detach()
     f = torch.stack([field(ti, zi) for ti, zi in zip(times, z_star, strict=True)])
+    if memo is not None:
+        memo["field_grad"] = f.requires_grad
     g_val = psi + _scalar_stage_sum(h_a, f)
     if not g_val.requires_grad:
         return z_star

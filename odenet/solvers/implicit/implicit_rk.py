@@ -39,6 +39,9 @@ from .newton import NewtonOptions, NewtonSolver, NewtonStats, stage_sum
 __all__ = ["ImplicitBatchedStep", "ImplicitRungeKutta"]
 
 Field = Callable[[Any, Tensor], Tensor]
+
+#: fixed grids only: rounds of Newton restarted with the Jacobian at the last iterate
+MAX_NEWTON_RESTARTS = 3
 Step = float | Tensor
 
 
@@ -229,6 +232,22 @@ def _retrying_solve(
             z, f, ok = torch.where(keep, z, z2), torch.where(keep, f, f2), ok | ok2
         else:
             z, f, ok = z2, f2, ok2
+    rounds = 0
+    while not bool(ok.all()) and solver.fixed_grid and rounds < MAX_NEWTON_RESTARTS:
+        # a fixed grid cannot shrink the step: restart from the last iterate with the
+        # Jacobian evaluated there (a few rounds of full Newton), when that iterate is finite
+        rounds += 1
+        times, psi, z0, h_a, _ = args
+        start = torch.where(torch.isfinite(z), z, z0)
+        solver.update_jacobian(field, times[-1], start[-1])
+        z2, f2, ok2 = solver.solve(field, times, psi, start, h_a, ("restart", rounds))
+        if solver.per_sample:
+            keep = ok.reshape(1, -1, *([1] * (z.dim() - 2)))
+            z, f, ok = torch.where(keep, z, z2), torch.where(keep, f, f2), ok | ok2
+        else:
+            z, f, ok = z2, f2, ok2
+    if rounds:
+        solver.mark_stale()  # the Jacobian is no longer the one at (t, y)
     if not bool(ok.all()):
         solver.mark_stale()
     return z, f, ok
@@ -277,7 +296,8 @@ def _dirk_stages(
         z, f, ok_i = _retrying_solve(solver, field, t, y, ([ti], psi[None], z0, h_a, key))
         ok = ok & ok_i
         lu = solver.lu(h_a, key)
-        z = attach_implicit_gradient(field, [ti], psi[None], z, h_a, lu, solver.mode or "full")
+        mode = solver.mode or "full"
+        z = attach_implicit_gradient(field, [ti], psi[None], z, h_a, lu, mode, solver.memo)
         k = _safe_div(z - psi[None], h_a, f)[0]
         stage_ks.append(k)
     return ks + stage_ks, ok
@@ -307,7 +327,7 @@ def _coupled_stages(
         z0 = psi.detach().clone()
     z, f, ok = _retrying_solve(solver, field, t, y, (times, psi, z0, h_a, key))
     lu = solver.lu(h_a, key)
-    z = attach_implicit_gradient(field, times, psi, z, h_a, lu, solver.mode or "full")
+    z = attach_implicit_gradient(field, times, psi, z, h_a, lu, solver.mode or "full", solver.memo)
     a_inv = method._a_inv
     assert a_inv is not None
     stage_k = _safe_div(stage_sum(a_inv.to(y.device), z - psi), dt, f)
