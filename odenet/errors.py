@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "MaxStepsReached",
+    "NewtonConvergenceError",
     "NonFiniteState",
     "OdenetError",
     "SamplesFailed",
@@ -76,6 +77,22 @@ class NonFiniteState(SolverError):
             f"func returned NaN or inf near t={t:.12g} (last step size {dt:.3g}){detail}. "
             "Check func for overflow (e.g. exp of a large value), a division by zero or a "
             "singularity at this time, and check y0 and the parameters for NaN.",
+            t=t,
+            dt=dt,
+        )
+
+
+class NewtonConvergenceError(SolverError):
+    """The Newton iteration of an implicit stage did not converge, even with a fresh
+    Jacobian. Adaptive loops catch it and retry with a smaller step; on a fixed grid it is
+    raised to the user."""
+
+    def __init__(self, *, t: float, dt: float, detail: str = "") -> None:
+        super().__init__(
+            f"the Newton iteration of an implicit stage did not converge at t={t:.12g} with "
+            f"step size {dt:.3g}{detail}. On a fixed grid use a smaller step_size (or an "
+            "adaptive method such as 'kvaerno5'); otherwise check func for NaN/inf or a "
+            "discontinuity near this time.",
             t=t,
             dt=dt,
         )

@@ -12,14 +12,26 @@ from .dopri5 import Dopri5
 from .dopri8 import Dopri8
 from .euler import Euler
 from .fehlberg2 import Fehlberg2
+from .gl4 import GaussLegendre4
+from .gl6 import GaussLegendre6
 from .heun import Heun
 from .heun3 import Heun3
+from .implicit.implicit_rk import ImplicitRungeKutta
+from .implicit_euler import ImplicitEuler
+from .implicit_midpoint import ImplicitMidpoint
+from .kvaerno3 import Kvaerno3
+from .kvaerno5 import Kvaerno5
 from .midpoint import Midpoint
+from .radau_iia3 import RadauIIA3
+from .radau_iia5 import RadauIIA5
 from .rk4 import RK4
 from .rodas5 import Rodas5
 from .rosenbrock import Rosenbrock
 from .runge_kutta import RungeKutta
+from .sdirk2 import SDIRK2
 from .tableau import ButcherTableau
+from .trapezoid import Trapezoid
+from .trbdf2 import TRBDF2
 from .tsit5 import Tsit5
 
 __all__ = [
@@ -43,6 +55,20 @@ __all__ = [
     "get_method",
     "rms_norm",
 ]
+__all__ += [
+    "SDIRK2",
+    "TRBDF2",
+    "GaussLegendre4",
+    "GaussLegendre6",
+    "ImplicitEuler",
+    "ImplicitMidpoint",
+    "ImplicitRungeKutta",
+    "Kvaerno3",
+    "Kvaerno5",
+    "RadauIIA3",
+    "RadauIIA5",
+    "Trapezoid",
+]
 
 #: The string shortcuts: ``method="dopri5"`` means ``method=Dopri5()``.
 METHODS: dict[str, type[RungeKutta]] = {
@@ -53,9 +79,18 @@ METHODS: dict[str, type[RungeKutta]] = {
         Rodas5,
     )
 }  # fmt: skip
+# implicit methods (odenet.solvers.implicit): torchdiffeq's fixed-grid ones, adaptive ESDIRK
+METHODS.update({
+    cls.name: cls
+    for cls in (
+        ImplicitEuler, ImplicitMidpoint, Trapezoid, RadauIIA3, RadauIIA5,
+        GaussLegendre4, GaussLegendre6, SDIRK2, TRBDF2, Kvaerno3, Kvaerno5,
+    )
+})  # fmt: skip
 
 #: torchdiffeq's other names for the same methods
 ALIASES: dict[str, str] = {"heun2": "heun"}
+ALIASES.update({"radauiia3": "radauIIA3", "radauiia5": "radauIIA5"})
 
 
 # methods are stateless: one shared instance per name saves rebuilding the coefficient

@@ -24,7 +24,7 @@ class CountingField:
         cache: scratch of implicit methods (the last linearisation), ``None`` at first.
     """
 
-    __slots__ = ("_device", "_dtype", "cache", "func", "nfe", "njac", "nlu")
+    __slots__ = ("__weakref__", "_device", "_dtype", "cache", "func", "nfe", "njac", "nlu")
 
     def __init__(
         self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype, device: torch.device

@@ -137,7 +137,8 @@ class StepAttempt:
         t_out: Tensor,
         h_floor: Tensor,
     ) -> None:
-        self.step = BatchedStep(method)
+        own_step = getattr(method, "batched_step", None)  # implicit methods bring their own
+        self.step = BatchedStep(method) if own_step is None else own_step(cfg.rtol, cfg.atol)
         self.field = field
         self.cfg = cfg
         self.q = method.error_exponent_order

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import MaxStepsReached, NonFiniteState, StepSizeUnderflow
+from ..errors import MaxStepsReached, NewtonConvergenceError, NonFiniteState, StepSizeUnderflow
 from .controller import PIController, initial_step_size, rms_norm, scaled_error_norm
 from .events import event_value, locate_event
 from .field import CountingField
@@ -237,6 +237,9 @@ def integrate_adaptive(
     h = min(max(h, ctrl.dt_min), ctrl.dt_max)
     raw.initial_step = h
     h_floor = max(ctrl.dt_min, 8 * np.finfo(np.float64).eps * max(abs(t0), abs(t_end)))
+    start_solve = getattr(method, "start_solve", None)  # implicit methods: Newton state
+    if start_solve is not None:
+        start_solve(fld, rtol, atol)
     with torch.no_grad():
         y_abs = y0.abs()
     stiff = StiffnessMonitor.for_method(method) if cfg.stiffness_check else None
@@ -251,10 +254,18 @@ def integrate_adaptive(
         h_try = remaining if land else h
         dt = d * h_try
         t_new = target if land else t + dt
-        if land and target in jumps:
-            y1, ks = method.step(_left_limit(fld, target, -d), t, y, dt, k)
-        else:
-            y1, ks = method.step(fld, t, y, dt, k)
+        try:
+            if land and target in jumps:
+                y1, ks = method.step(_left_limit(fld, target, -d), t, y, dt, k)
+            else:
+                y1, ks = method.step(fld, t, y, dt, k)
+        except NewtonConvergenceError:  # implicit methods: halve the step and retry
+            raw.n_rejected += 1
+            rejected_last = True
+            h = h_try * 0.5
+            if h < h_floor:
+                raise
+            continue
         with torch.no_grad():
             y1_abs = y1.abs()
             err = method.error_estimate(ks, dt)
