@@ -79,7 +79,7 @@ def integrate_rk(
         check_precision(plan.rtol, y0.dtype)
         cfg = check_options(plan.opts, plan.solver, plan.rtol, plan.atol)
         raw = integrate_adaptive(fld, method, y0, k0, times, cfg, event_fn, dense)  # type: ignore[arg-type]
-        raw.n_jacobians, raw.n_lu, fld.cache = fld.njac, fld.nlu, None
+        _work_counts(raw, fld, method)
         return raw, fld.nfe
     grid = fixed_grid(plan.opts, plan.solver, times[0], times[-1], t_dtype)
     interp = plan.opts.get("interp", "hermite")
@@ -89,7 +89,7 @@ def integrate_rk(
         method = LinearOutputs(method)
     hook = step_hook(plan.opts, "on_step")
     raw = integrate_fixed(fld, method, y0, k0, times, grid, event_fn, dense, perturb, hook)  # type: ignore[arg-type]
-    raw.n_jacobians, raw.n_lu, fld.cache = fld.njac, fld.nlu, None
+    _work_counts(raw, fld, method)
     check_finite(raw.ys, times, raw.last_step)
     if math.isinf(times[-1]) and raw.event_t is None:
         raise MaxStepsReached(
@@ -118,6 +118,17 @@ def _integrate_own_loop(
     raw = method.solve_raw(fld, y0, k0, times, settings, dense, event_fn)
     check_finite(raw.ys, times, raw.last_step)
     return raw
+
+
+def _work_counts(raw: RawSolution, fld: CountingField, method: object) -> None:
+    """Jacobians and LU factorisations of an implicit method into ``raw``: counted on the
+    field (Rosenbrock methods) or in the method's Newton statistics of this solve (implicit
+    Runge--Kutta methods, ``last_stats``)."""
+    raw.n_jacobians, raw.n_lu, fld.cache = fld.njac, fld.nlu, None
+    newton = getattr(method, "last_stats", None)
+    if newton is not None and not (fld.njac or fld.nlu):
+        raw.n_jacobians = int(getattr(newton, "n_jacobians", 0))
+        raw.n_lu = int(getattr(newton, "n_lu", 0))
 
 
 def check_finite(ys: list[Tensor], times: list[float], dt: float) -> None:

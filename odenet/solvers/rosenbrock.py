@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
 import torch.autograd.forward_ad as fwad
@@ -31,10 +31,14 @@ from .implicit import LUFactor, batched_jacobian, block_view
 from .rosenbrock_tableau import RosenbrockTableau
 from .runge_kutta import RungeKutta
 
+if TYPE_CHECKING:
+    from .rosenbrock_batched import RosenbrockBatchedStep
+
 __all__ = ["Rosenbrock", "resolve_jacobian_mode"]
 
 Field = Callable[[float, Tensor], Tensor]
 JacobianOption = Literal["auto", "batch", "full"]
+Step = float | Tensor
 
 
 def resolve_jacobian_mode(option: str, y: Tensor) -> Literal["batch", "full"]:
@@ -115,6 +119,57 @@ def finite_difference_time(field: Field, t: float, y: Tensor, k0: Tensor, d: flo
     Hairer's RODAS), for fields that hide the user's ``func`` (e.g. left limits at a jump)."""
     delta = math.sqrt(torch.finfo(torch.float64).eps) * max(1.0, abs(t)) * d
     return (field(t + delta, y) - k0) / delta
+
+
+def _scale(x: Tensor, h: Step) -> Tensor:
+    """``x * h`` for a float ``h`` or a per-sample ``h`` of shape ``(B,)``."""
+    if isinstance(h, Tensor):
+        return x * h.to(x.dtype).reshape(h.shape[0], *([1] * (x.dim() - 1)))
+    return x * h
+
+
+def rosenbrock_stages(
+    tab: RosenbrockTableau,
+    field: Callable[[Step, Tensor], Tensor],
+    t: Step,
+    y: Tensor,
+    h: Step,
+    k0: Tensor,
+    jac: Tensor,
+    ft: Tensor,
+    mode: str,
+) -> tuple[Tensor, Tensor]:
+    """The stages of one step in the division-free form (``h = 0`` leaves ``y`` unchanged)::
+
+        (I - h gamma J) u_i = h gamma f_i + gamma sum_j C_ij u_j + h^2 gamma d_i f_t
+
+    Args:
+        t, h: Python floats (joint) or ``(B,)`` tensors (per sample; ``jac`` then holds
+            per-sample blocks).
+        jac: ``(R, m, m)`` Jacobian blocks; ``ft``: ``∂f/∂t`` with ``y``'s shape.
+
+    Returns:
+        ``(y1, err)``: the new state and the embedded error estimate (no graph).
+    """
+    g = tab.gamma
+    if isinstance(h, Tensor):
+        lu = LUFactor.newton(jac, (h * g).to(jac.dtype).reshape(-1, 1, 1))
+    else:
+        lu = LUFactor.newton(jac, h * g)
+    ft_h2 = _scale(ft, h * h * g) if any(tab.d) else None
+    us: list[Tensor] = []
+    for i in range(tab.stages):
+        fi = k0 if i == 0 else field(t + tab.c[i] * h, _combine(y, us, tab.a[i]))
+        rhs = _scale(fi, h * g)
+        if tab.d[i] != 0.0 and ft_h2 is not None:
+            rhs = rhs.add(ft_h2, alpha=tab.d[i])
+        for j, cij in tab.C[i]:
+            rhs = rhs.add(us[j], alpha=g * cij)
+        us.append(lu.solve(block_view(rhs, mode)).reshape(y.shape))
+    y1 = _combine(y, us, tab.m)
+    with torch.no_grad():
+        err = _combine(torch.zeros_like(y), [u.detach() for u in us], tab.e)
+    return y1, err
 
 
 def _combine(y: Tensor, us: Sequence[Tensor], coeffs: tuple[tuple[int, float], ...]) -> Tensor:
@@ -207,25 +262,19 @@ class Rosenbrock(RungeKutta):
     ) -> tuple[Tensor, list[Tensor]]:
         """Advance ``y`` from ``t`` by ``dt``; returns ``(y1, [k0, err])`` (``err`` without
         a graph). ``y``: any shape (``(B, *state)`` for per-sample Jacobian blocks)."""
-        tab = self.rosenbrock_tableau
         jac, ft = self.linearise(field, t, y, k0, dt)
         mode = resolve_jacobian_mode(self.jacobian, y)
-        hg = dt * tab.gamma
-        lu = LUFactor.newton(jac, hg)
         if hasattr(field, "nlu"):
             field.nlu += 1  # type: ignore[attr-defined]
-        us: list[Tensor] = []
-        for i in range(tab.stages):
-            fi = k0 if i == 0 else field(t + tab.c[i] * dt, _combine(y, us, tab.a[i]))
-            rhs = torch.add(fi, ft, alpha=dt * tab.d[i]) if tab.d[i] != 0.0 else fi
-            for j, cij in tab.C[i]:
-                rhs = torch.add(rhs, us[j], alpha=cij / dt)
-            sol = lu.solve(block_view(rhs, mode)).reshape(y.shape)
-            us.append(sol * hg)
-        y1 = y + _combine(torch.zeros_like(y), us, tab.m)
-        with torch.no_grad():
-            err = _combine(torch.zeros_like(y), [u.detach() for u in us], tab.e)
+        y1, err = rosenbrock_stages(self.rosenbrock_tableau, field, t, y, dt, k0, jac, ft, mode)
         return y1, [k0, err]
+
+    def batched_step(self, rtol: float, atol: float) -> RosenbrockBatchedStep:
+        """The per-sample step of ``batch_mode="independent"`` (tolerances unused: no
+        Newton iteration)."""
+        from .rosenbrock_batched import RosenbrockBatchedStep
+
+        return RosenbrockBatchedStep(self)
 
     def error_estimate(self, ks: Sequence[Tensor], dt: float) -> Tensor:
         """The embedded error ``sum_i e_i u_i`` computed by :meth:`step` (a fresh copy)."""

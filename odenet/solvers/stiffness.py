@@ -97,6 +97,8 @@ class StiffnessMonitor:
         tab = getattr(method, "tableau", None)
         if tab is None or getattr(tab, "b_error", None) is None or tab.stages < 3:
             return None
+        if getattr(tab, "implicit", False):  # implicit methods are meant for stiffness
+            return None
         c, a = tab.c, tab.a
         if c[-1] != c[-2] or c[-1] == 0.0:
             return None
