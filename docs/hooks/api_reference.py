@@ -36,10 +36,14 @@ def subpackages() -> list[str]:
     return sorted(names)
 
 
-def _first_line(obj: object) -> str:
-    doc = getattr(obj, "__doc__", None) or ""
-    line = doc.strip().splitlines()[0] if doc.strip() else ""
-    return line.replace("|", "\\|")
+def _summary(obj: object) -> str:
+    """The first paragraph of ``obj``'s docstring, on one line (classes, functions and
+    modules only: other objects carry their type's docstring)."""
+    if not isinstance(obj, (type, types.FunctionType, types.ModuleType)):
+        return ""
+    doc = (obj.__doc__ or "").strip()
+    paragraph = doc.split("\n\n", 1)[0]
+    return " ".join(line.strip() for line in paragraph.splitlines()).replace("|", "\\|")
 
 
 def subpackage_page(name: str) -> str:
@@ -91,15 +95,15 @@ def index_page() -> str:
         obj = getattr(pkg, name)
         if isinstance(obj, types.ModuleType) and obj.__name__.split(".")[-1] in subs:
             sub = obj.__name__.split(".")[-1]
-            lines.append(f"| `odenet.{name}` | [`odenet.{sub}`]({sub}.md) | {_first_line(obj)} |")
+            lines.append(f"| `odenet.{name}` | [`odenet.{sub}`]({sub}.md) | {_summary(obj)} |")
             continue
         home = _home(name, obj, subs)
         if home is not None:
             link = f"[`odenet.{home}.{name}`][odenet.{home}.{name}]"
-            lines.append(f"| `odenet.{name}` | {link} | {_first_line(obj)} |")
+            lines.append(f"| `odenet.{name}` | {link} | {_summary(obj)} |")
         else:
             rendered.append(name)
-            lines.append(f"| `odenet.{name}` | [below][odenet.{name}] | {_first_line(obj)} |")
+            lines.append(f"| `odenet.{name}` | [below][odenet.{name}] | {_summary(obj)} |")
     lines += ["", "Subpackages:", ""]
     lines += [f"- [`odenet.{sub}`]({sub}.md)" for sub in subs]
     lines += ["", "## Defined at the top level", ""]
