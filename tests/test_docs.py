@@ -156,3 +156,11 @@ def test_loading_a_trained_model_as_documented(tmp_path: Path) -> None:
     saved = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)["model"]
     for key, value in model.state_dict().items():  # type: ignore[attr-defined]
         assert torch.equal(value, saved[key]), key
+
+
+def test_sphinx_roles_become_code_spans() -> None:
+    rewrite = HOOK.rewrite_roles
+    assert rewrite("see :class:`~odenet.solvers.Dopri5` and :func:`odenet.odeint`") == (
+        "see `Dopri5` and `odenet.odeint`"
+    )
+    assert rewrite(":meth:`Solution.evaluate`, ``x``") == "`Solution.evaluate`, ``x``"

@@ -12,6 +12,7 @@ nav of ``mkdocs.yml``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import types
 from pathlib import Path
@@ -21,6 +22,18 @@ PACKAGE = "odenet"
 CONF = Path(__file__).resolve().parents[2] / "conf"
 #: the line of ``docs/experiments.md`` replaced by the config-group table
 CONF_PLACEHOLDER = "<!-- conf-groups -->"
+
+
+def _load_sibling(name: str) -> types.ModuleType:
+    """A module of this folder (mkdocs loads hooks by path, not as a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+rewrite_roles = _load_sibling("griffe_rst_roles").rewrite_roles
 
 
 def subpackages() -> list[str]:
@@ -43,7 +56,8 @@ def _summary(obj: object) -> str:
         return ""
     doc = (obj.__doc__ or "").strip()
     paragraph = doc.split("\n\n", 1)[0]
-    return " ".join(line.strip() for line in paragraph.splitlines()).replace("|", "\\|")
+    text = " ".join(line.strip() for line in paragraph.splitlines())
+    return rewrite_roles(text).replace("|", "\\|")
 
 
 def subpackage_page(name: str) -> str:
