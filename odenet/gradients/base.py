@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from .._checks import FlatState, wrap_tuple_func
@@ -175,7 +176,10 @@ class GradientStrategy(ABC):
 
     def _check_method_capability(self, method: object) -> None:
         """A method that names the strategies it works with (e.g. Adams: autograd and
-        adjoint; scipy_solver: none) refuses the others."""
+        adjoint; scipy_solver: none) refuses the others while grad mode is on (under
+        ``torch.no_grad()`` every strategy runs a plain solve)."""
+        if not torch.is_grad_enabled():
+            return
         try:
             solver = get_method(method)  # type: ignore[arg-type]
         except (TypeError, ValueError):

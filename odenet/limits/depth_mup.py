@@ -97,9 +97,9 @@ def param_groups(
             multiplier, scales the block lr for Adam).
 
     Returns:
-        [{"params": stem+head, "lr": eta, "name": "input_output"},
-         {"params": blocks, "lr": eta * m, "name": "hidden_blocks"}] with
-        m = :func:`hidden_lr_multiplier`.
+        Two groups, ``{"params": stem + head, "lr": eta, "name": "input_output"}`` and
+        ``{"params": blocks, "lr": eta * m, "name": "hidden_blocks"}`` with
+        ``m = hidden_lr_multiplier(depth, optimizer, parametrisation)``.
     """
     if not lr > 0:
         raise ValueError(f"lr must be > 0; got lr={lr!r}.")

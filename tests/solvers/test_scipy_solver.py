@@ -143,6 +143,9 @@ def test_refuses_inputs_that_ask_for_gradients() -> None:
     assert not ys.requires_grad
     ys = odenet.odeint(prob.f, y0.detach(), t, method="scipy_solver")
     assert not ys.requires_grad
+    with torch.no_grad():  # no gradient wanted: odeint_adjoint is a plain solve (torchdiffeq too)
+        ys = odenet.odeint_adjoint(field, y0, t, method="scipy_solver")
+    assert ys.shape == (2, *y0.shape)
 
 
 def test_bad_arguments_name_the_fix() -> None:
