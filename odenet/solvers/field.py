@@ -22,7 +22,7 @@ class CountingField:
         nfe: number of evaluations so far.
     """
 
-    __slots__ = ("_device", "_dtype", "func", "nfe")
+    __slots__ = ("_device", "_dtype", "func", "nfe", "times")
 
     def __init__(
         self, func: Callable[[Tensor, Tensor], Tensor], t_dtype: torch.dtype, device: torch.device
@@ -31,6 +31,8 @@ class CountingField:
         self._dtype = t_dtype
         self._device = device
         self.nfe = 0
+        #: optional ``{float time: 0-d tensor}`` made in one transfer by a fixed-grid loop
+        self.times: dict[float, Tensor] = {}
 
     def time(self, t: float) -> Tensor:
         """``t`` as a 0-d tensor of the time dtype, on the state's device."""
@@ -38,4 +40,13 @@ class CountingField:
 
     def __call__(self, t: float, y: Tensor) -> Tensor:
         self.nfe += 1
-        return self.func(torch.scalar_tensor(t, dtype=self._dtype, device=self._device), y)
+        tt = self.times.get(t) if self.times else None
+        if tt is None:
+            tt = torch.scalar_tensor(t, dtype=self._dtype, device=self._device)
+        return self.func(tt, y)
+
+    def preload(self, ts: list[float]) -> None:
+        """Make the time tensors of ``ts`` in one operation (one copy to the device) so
+        calls at those times skip the per-call fill."""
+        values = torch.tensor(ts, dtype=torch.float64).to(self._dtype)
+        self.times = dict(zip(ts, values.to(self._device).unbind(0), strict=True))
