@@ -23,6 +23,7 @@ from ._run import Plan, dense_from_raw, integrate_rk, stats_from_raw
 from .event_grad import differentiable_event
 from .solution import Solution
 from .solvers import RungeKutta
+from .solvers.compiled import compiled_steps
 from .solvers.integrate import RawSolution
 
 __all__ = ["odeint", "solve"]
@@ -50,7 +51,7 @@ def solve(
     dense: bool = True,
     batch_mode: str = "joint",
     on_failure: str = "raise",
-    compile_step: bool = False,
+    compile_step: bool | str = False,
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)`` from ``y(t[0]) = y0`` and report how it went.
 
@@ -95,11 +96,16 @@ def solve(
         on_failure: ``"raise"`` (default) or, with ``batch_mode="independent"``,
             ``"return"``: return the Solution with ``sample_status`` instead of raising
             :class:`~odenet.errors.SamplesFailed` when some samples fail.
-        compile_step: with ``batch_mode="independent"``, run each step attempt (stages,
-            control, masking; ``func`` included) under ``torch.compile``. Pays on long
-            solves; the first call compiles (seconds), later solves with the same ``func``
-            object and method reuse it; ``func`` must be traceable (no Python side
-            effects such as call counters, which would force recompilation).
+        compile_step: run each step under ``torch.compile`` (``func`` included). With
+            ``batch_mode="independent"`` the whole step attempt (stages, control,
+            masking); in the joint mode the stages and the error estimate of each step
+            (:mod:`odenet.solvers.compiled`; control, outputs and events stay in Python;
+            a string is taken as the ``torch.compile`` mode, e.g. ``"reduce-overhead"``
+            for CUDA graphs; gradient autograd only, ``t`` without grad). Pays on long
+            solves; the first call compiles (seconds), later solves with the same
+            ``func`` object, method and state shape reuse it (one compilation per shape);
+            ``func`` must be traceable (no Python side effects such as call counters,
+            which would force recompilation).
 
     Returns:
         A :class:`~odenet.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
@@ -132,6 +138,13 @@ def solve(
     atol = check_tolerance("atol", atol)
     # -- gradient strategy dispatch (odenet.gradients) --
     if strategy.takes_over(method, t, event_fn):
+        if compile_step is not False:
+            raise ValueError(
+                f"compile_step with gradient={getattr(strategy, 'name', gradient)!r} (or a t "
+                "that requires grad) is not supported in batch_mode='joint'; use the "
+                "default gradient (autograd) with a t that needs no gradient, or drop "
+                "compile_step"
+            )
         explicit = {"step_size": step_size, "n_steps": n_steps, "first_step": first_step}
         explicit["max_num_steps"] = max_steps
         problem = GradientProblem.build(func, flat, t, times, method, rtol, atol, explicit)
@@ -149,7 +162,11 @@ def solve(
     f = wrap_tuple_func(func, flat) if flat.is_tuple else func
     ev = _wrap_event(event_fn, flat) if event_fn is not None else None
     plan = Plan(solver, opts, rtol, atol)
-    raw, nfe = integrate_rk(f, flat.y0, times, t.dtype, plan, dense, event_fn=ev)
+    stand_in = None
+    if compile_step is not False:
+        mode = compile_step if isinstance(compile_step, str) else None
+        stand_in = compiled_steps(solver, f, mode)
+    raw, nfe = integrate_rk(f, flat.y0, times, t.dtype, plan, dense, stand_in, ev)
     event_t = None
     if raw.event_t is not None and ev is not None:
         event_t, raw.event_y = differentiable_event(ev, f, raw.event_t, raw.event_y, t)
@@ -172,7 +189,7 @@ def odeint(
     event_fn: EventFn | None = None,
     gradient: object = None,
     batch_mode: str = "joint",
-    compile_step: bool = False,
+    compile_step: bool | str = False,
 ) -> State | tuple[Tensor, State]:
     """Drop-in for ``torchdiffeq.odeint``: the solution at the times ``t``.
 
