@@ -17,7 +17,6 @@ still one host synchronisation per step.
 
 from __future__ import annotations
 
-import types
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -88,9 +87,17 @@ class CompiledSteps:
         self._rows = tuple(_nonzero(row) for row in tab.a)
         self._b = _nonzero(tab.b)
         self._e = None if tab.b_error is None else _nonzero(tab.b_error)
-        fresh = types.FunctionType(_step.__code__.replace(), _step.__globals__, _step.__name__)
-        self._fn = torch.compile(fresh, dynamic=False, mode=mode)
+        self._fn = torch.compile(self._bound(method.fsal), dynamic=False, mode=mode)
         self._err: Tensor | None = None
+
+    def _bound(self, fsal: bool) -> Callable[..., Any]:
+        """``_step`` with the method's constants bound, so a call passes tensors only."""
+        func, c, rows, b, e = self.func, self._c, self._rows, self._b, self._e
+
+        def step(t: Tensor, y: Tensor, dt: Tensor, k0: Tensor, t_dtype: torch.dtype) -> Any:
+            return _step(func, c, rows, b, e, fsal, t_dtype, t, y, dt, k0)
+
+        return step
 
     def __getattr__(self, name: str) -> Any:  # order, fsal, interpolate, ... of the method
         return getattr(self.method, name)
@@ -104,10 +111,7 @@ class CompiledSteps:
         tt = torch.scalar_tensor(t, dtype=torch.float64, device=dev)
         hh = torch.scalar_tensor(dt, dtype=torch.float64, device=dev)
         t_dtype = getattr(field, "_dtype", torch.float64)
-        y1, ks, err = self._fn(
-            self.func, self._c, self._rows, self._b, self._e, self.method.fsal, t_dtype,
-            tt, y, hh, k0,
-        )  # fmt: skip
+        y1, ks, err = self._fn(tt, y, hh, k0, t_dtype)
         if isinstance(field, CountingField):
             field.nfe += len(self._c) - 1
         self._err = err
