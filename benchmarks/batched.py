@@ -30,13 +30,24 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+# compile figures: "cold" is the first compilation in a fresh inductor cache (pass
+# --warm-cache to keep the user's), diffrax/XLA on one thread like torch
+if "--warm-cache" not in sys.argv:
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="odenet-inductor-"))
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -132,6 +143,8 @@ class Run:
     mode: str
     fn: Callable[[], tuple[Tensor, int | None, int]]
     compiled: bool = False
+    #: forgets in-process compilations (for the warm-compile figure); None: not measured
+    reset: Callable[[], None] | None = None
 
 
 def odenet_runs(w: Workload, method: str, compile_: bool) -> list[Run]:
@@ -151,13 +164,30 @@ def odenet_runs(w: Workload, method: str, compile_: bool) -> list[Run]:
 
         return go
 
+    def joint_compiled() -> tuple[Tensor, int | None, int]:
+        sol = odenet.solve(w.f, w.y0, t, method=method, rtol=RTOL, atol=ATOL, dense=False,
+                           compile_step=True)  # fmt: skip
+        return sol.ys[-1], sol.stats.nfe, sol.stats.nfe * BATCH
+
     runs = [
         Run("odenet", "joint", joint),
         Run("odenet", "independent", independent(counted, False)),
     ]
     if compile_:
-        runs.append(Run("odenet", "independent+compile", independent(w.f, True), True))
+        runs.append(Run("odenet", "joint+compile", joint_compiled, True, reset=_reset_odenet))
+        runs.append(
+            Run("odenet", "independent+compile", independent(w.f, True), True, _reset_odenet)
+        )
     return runs
+
+
+def _reset_odenet() -> None:
+    """Forget odenet's compiled steps and Dynamo's traces (inductor's caches stay warm)."""
+    from odenet.solvers import compiled, independent
+
+    compiled._CACHE.clear()
+    independent._COMPILED.clear()
+    torch._dynamo.reset()
 
 
 def torchode_runs(w: Workload, method: str, compile_: bool) -> list[Run]:
@@ -208,11 +238,62 @@ def torchdiffeq_runs(w: Workload, method: str) -> list[Run]:
     return [Run("torchdiffeq", "joint", go)]
 
 
+def diffrax_runs(w: Workload, method: str, compile_: bool) -> list[Run]:
+    """diffrax under ``jax.jit`` on the vdp workload: joint (one solve of the (256, 2)
+    batch) and per-sample (``jax.vmap`` of single solves). Skipped, with the reason
+    printed, when jax/diffrax are not installed (they are not odenet dependencies)."""
+    if w.name != "vdp" or not compile_:
+        return []
+    try:
+        import diffrax
+        import jax
+        import jax.numpy as jnp
+    except ImportError as exc:
+        print(f"diffrax rows skipped: {exc} (pip install jax diffrax to measure them)")
+        return []
+    jax.config.update("jax_enable_x64", True)
+    mu = jnp.asarray(w.f.mu.numpy())
+    y0 = jnp.asarray(w.y0.numpy())
+
+    def vf(t: object, y: object, m: object) -> object:
+        x, v = y[..., 0], y[..., 1]  # type: ignore[index]
+        return jnp.stack([v, m * (1 - x * x) * v - x], axis=-1)
+
+    solver = {"dopri5": diffrax.Dopri5, "tsit5": diffrax.Tsit5}[method]()
+    term = diffrax.ODETerm(vf)
+    ctrl = diffrax.PIDController(rtol=RTOL, atol=ATOL)
+
+    def solve(y: object, m: object) -> tuple[object, object]:
+        sol = diffrax.diffeqsolve(
+            term, solver, 0.0, w.t1, None, y, args=m, stepsize_controller=ctrl,
+            max_steps=100_000, saveat=diffrax.SaveAt(t1=True),
+        )  # fmt: skip
+        return sol.ys[-1], sol.stats["num_steps"]
+
+    joint_fn = jax.jit(solve)
+    vmap_fn = jax.jit(jax.vmap(solve))
+
+    def wrap(fn: Callable, per_sample: bool) -> Callable[[], tuple[Tensor, int | None, int]]:
+        def go() -> tuple[Tensor, int | None, int]:
+            y1, steps = jax.block_until_ready(fn(y0, mu))
+            steps = np.asarray(steps)
+            evals = int((6 * steps + 2).sum()) if per_sample else int(6 * steps + 2) * BATCH
+            return torch.from_numpy(np.array(y1)), None, evals
+
+        return go
+
+    return [
+        Run("diffrax", "joint+jit", wrap(joint_fn, False), True),
+        Run("diffrax", "vmap+jit", wrap(vmap_fn, True), True),
+    ]
+
+
 def measure(w: Workload, method: str, repeats: int, compile_: bool) -> list[dict]:
     """Warm every run (compiling where asked), then time them round-robin: on a shared
     machine, load swings then hit every row alike instead of whichever ran during them."""
     runs = odenet_runs(w, method, compile_)
     runs += torchode_runs(w, method, compile_) + torchdiffeq_runs(w, method)
+    runs += diffrax_runs(w, method, compile_)
     first, outs = [], []
     times: list[list[float]] = [[] for _ in runs]
     with torch.no_grad():
@@ -225,8 +306,19 @@ def measure(w: Workload, method: str, repeats: int, compile_: bool) -> list[dict
                 start = time.perf_counter()
                 run.fn()
                 times[i].append(time.perf_counter() - start)
+        warm = []  # first call again after forgetting in-process compilations
+        for run in runs:
+            if run.reset is None:
+                warm.append(None)
+                continue
+            run.reset()
+            start = time.perf_counter()
+            run.fn()
+            warm.append(time.perf_counter() - start)
     rows = []
-    for run, (y1, calls, evals), t_first, ts in zip(runs, outs, first, times, strict=True):
+    for run, (y1, calls, evals), t_first, ts, t_warm in zip(
+        runs, outs, first, times, warm, strict=True
+    ):
         seconds = statistics.median(ts)
         err = float((y1.double() - w.ref).abs().max())
         row = {
@@ -236,6 +328,7 @@ def measure(w: Workload, method: str, repeats: int, compile_: bool) -> list[dict
             "mode": run.mode,
             "time_ms": 1e3 * seconds,
             "compile_s": t_first - seconds if run.compiled else None,
+            "compile_warm_s": None if t_warm is None else t_warm - seconds,
             "calls": calls,
             "evals": evals,
             "error": err,
@@ -257,12 +350,17 @@ def add_ratios(rows: list[dict]) -> None:
         row["evals_vs_joint"] = row["evals"] / joint[0]["evals"] if joint else None
         tode = [r["time_ms"] for r in same if r["library"] == "torchode"]
         row["speedup_vs_torchode_best"] = min(tode) / row["time_ms"] if tode else None
+        dfx = [r["time_ms"] for r in same if (r["library"], r["mode"]) == ("diffrax", "joint+jit")]
+        row["vs_diffrax_joint"] = row["time_ms"] / dfx[0] if dfx else None
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="odenet batched-solve benchmark")
     parser.add_argument("--quick", action="store_true", help="vdp only, 3 repeats")
     parser.add_argument("--no-compile", action="store_true", help="skip compiled rows")
+    parser.add_argument(
+        "--warm-cache", action="store_true", help="keep inductor's on-disk cache (not cold)"
+    )
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -281,12 +379,14 @@ def main(argv: list[str] | None = None) -> None:
             ("library", "library", "s"),
             ("mode", "mode", "s"),
             ("time_ms", "time (ms)", ".1f"),
-            ("compile_s", "compile (s)", ".1f"),
+            ("compile_s", "compile cold (s)", ".1f"),
+            ("compile_warm_s", "compile warm (s)", ".1f"),
             ("calls", "batched calls", "d"),
             ("evals", "per-sample evals", "d"),
             ("evals_vs_joint", "evals / joint", ".2f"),
             ("error", "max error", ".1e"),
             ("speedup_vs_torchode_best", "× vs torchode best", ".2f"),
+            ("vs_diffrax_joint", "time / diffrax joint+jit", ".2f"),
         ],
     )
     path = write_results("batched", rows, table, quick=args.quick)

@@ -63,13 +63,14 @@ def check_batch_mode(batch_mode: object) -> str:
 
 
 def check_on_failure(on_failure: object, batch_mode: str, compile_step: object = False) -> str:
-    """``on_failure`` (and ``compile_step``) are meaningful in independent mode only."""
-    if not isinstance(compile_step, bool):
-        raise TypeError(f"compile_step must be True or False; got {compile_step!r}")
-    if compile_step and batch_mode != "independent":
-        raise ValueError(
-            "compile_step=True applies to batch_mode='independent' only; drop it or set "
-            "batch_mode='independent'"
+    """``on_failure`` is meaningful in independent mode only; ``compile_step`` is a bool
+    (or, in joint mode, a ``torch.compile`` mode string)."""
+    if not isinstance(compile_step, bool) and not (
+        isinstance(compile_step, str) and batch_mode == "joint"
+    ):
+        raise TypeError(
+            f"compile_step must be True or False (or, with batch_mode='joint', a "
+            f"torch.compile mode such as 'reduce-overhead'); got {compile_step!r}"
         )
     if on_failure not in ON_FAILURE:
         raise ValueError(f"on_failure must be one of {ON_FAILURE}; got on_failure={on_failure!r}")

@@ -26,6 +26,7 @@ from .event_grad import differentiable_event
 from .gradients.time_grad import attach_output_times, attach_start_time, wants_time_grad
 from .solution import Solution
 from .solvers import Method
+from .solvers.compiled import compiled_steps
 from .solvers.integrate import RawSolution
 
 __all__ = ["odeint", "solve"]
@@ -53,7 +54,7 @@ def solve(
     dense: bool = True,
     batch_mode: str = "joint",
     on_failure: str = "raise",
-    compile_step: bool = False,
+    compile_step: bool | str = False,
     args: Any = None,
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)`` from ``y(t[0]) = y0`` and report how it went.
@@ -118,11 +119,16 @@ def solve(
         on_failure: ``"raise"`` (default) or, with ``batch_mode="independent"``,
             ``"return"``: return the Solution with ``sample_status`` instead of raising
             :class:`~odenet.errors.SamplesFailed` when some samples fail.
-        compile_step: with ``batch_mode="independent"``, run each step attempt (stages,
-            control, masking; ``func`` included) under ``torch.compile``. Pays on long
-            solves; the first call compiles (seconds), later solves with the same ``func``
-            object and method reuse it; ``func`` must be traceable (no Python side
-            effects such as call counters, which would force recompilation).
+        compile_step: run each step under ``torch.compile`` (``func`` included). With
+            ``batch_mode="independent"`` the whole step attempt (stages, control,
+            masking); in the joint mode the stages and the error estimate of each step
+            (:mod:`odenet.solvers.compiled`; control, outputs and events stay in Python;
+            a string is taken as the ``torch.compile`` mode, e.g. ``"reduce-overhead"``
+            for CUDA graphs; gradient autograd only, ``t`` without grad). Pays on long
+            solves; the first call compiles (seconds), later solves with the same
+            ``func`` object, method and state shape reuse it (one compilation per shape);
+            ``func`` must be traceable (no Python side effects such as call counters,
+            which would force recompilation).
         args: extra inputs; when not ``None``, ``func`` is called as ``func(t, y, args)``
             (any object: tensors, containers of tensors, an interpolated forcing path).
             Gradients reach the tensors in ``args`` with every strategy (see
@@ -164,6 +170,13 @@ def solve(
     atol = check_tolerance("atol", atol)
     # -- gradient strategy dispatch (odenet.gradients) --
     if strategy.takes_over(method, t, event_fn):
+        if compile_step is not False:
+            raise ValueError(
+                f"compile_step with gradient={getattr(strategy, 'name', gradient)!r} (or a t "
+                "that requires grad) is not supported in batch_mode='joint'; use the "
+                "default gradient (autograd) with a t that needs no gradient, or drop "
+                "compile_step"
+            )
         explicit = {"step_size": step_size, "n_steps": n_steps, "first_step": first_step}
         explicit["max_num_steps"] = max_steps
         problem = GradientProblem.build(func, flat, t, times, method, rtol, atol, explicit)
@@ -183,7 +196,11 @@ def solve(
     ev = _wrap_event(event_fn, flat) if event_fn is not None else None
     plan = Plan(solver, opts, rtol, atol)
     y0_flat = attach_start_time(t, flat.y0, f)  # t[0]'s gradient term when t requires grad
-    raw, nfe = integrate_rk(f, y0_flat, times, t.dtype, plan, dense, event_fn=ev)
+    stand_in = None
+    if compile_step is not False:
+        mode = compile_step if isinstance(compile_step, str) else None
+        stand_in = compiled_steps(solver, f, mode)
+    raw, nfe = integrate_rk(f, y0_flat, times, t.dtype, plan, dense, stand_in, ev)
     if wants_time_grad(t):
         reached = torch.stack(raw.ys)
         raw.ys = list(attach_output_times(t[: len(raw.ys)], reached, f).unbind(0))
@@ -209,7 +226,7 @@ def odeint(
     event_fn: EventFn | None = None,
     gradient: object = None,
     batch_mode: str = "joint",
-    compile_step: bool = False,
+    compile_step: bool | str = False,
     args: Any = None,
 ) -> State | tuple[Tensor, State]:
     """Drop-in for ``torchdiffeq.odeint``: the solution at the times ``t``.

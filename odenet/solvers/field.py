@@ -42,6 +42,7 @@ class CountingField:
         "nfe",
         "njac",
         "nlu",
+        "times",
     )
 
     def __init__(
@@ -56,6 +57,8 @@ class CountingField:
         self.njac = 0
         self.nlu = 0
         self.cache: object = None
+        #: optional ``{float time: 0-d tensor}`` made in one transfer by a fixed-grid loop
+        self.times: dict[float, Tensor] = {}
 
     def time(self, t: float) -> Tensor:
         """``t`` as a 0-d tensor of the time dtype, on the state's device."""
@@ -75,11 +78,14 @@ class CountingField:
 
     def __call__(self, t: float, y: Tensor) -> Tensor:
         self.nfe += 1
+        tt = self.times.get(t) if self.times else None
+        if tt is None:
+            tt = torch.scalar_tensor(t, dtype=self._dtype, device=self._device)
         try:
             version = y._version
         except RuntimeError:  # an inference tensor (torch.inference_mode) has no version
-            return self._unversioned(t, y)
-        out = self.func(torch.scalar_tensor(t, dtype=self._dtype, device=self._device), y)
+            return self._unversioned(tt, t, y)
+        out = self.func(tt, y)
         if (
             y._version != version
             or type(out) is not Tensor
@@ -90,11 +96,17 @@ class CountingField:
             self._shape, self._y_dtype = y.shape, y.dtype  # the fast test for the next calls
         return out
 
-    def _unversioned(self, t: float, y: Tensor) -> Tensor:
+    def _unversioned(self, tt: Tensor, t: float, y: Tensor) -> Tensor:
         """An evaluation on an inference tensor: output checked, in-place use not seen."""
-        out = self.func(torch.scalar_tensor(t, dtype=self._dtype, device=self._device), y)
+        out = self.func(tt, y)
         check_evaluation(out, y, t, None, self.nfe)
         return out
+
+    def preload(self, ts: list[float]) -> None:
+        """Make the time tensors of ``ts`` in one operation (one copy to the device) so
+        calls at those times skip the per-call fill."""
+        values = torch.tensor(ts, dtype=torch.float64).to(self._dtype)
+        self.times = dict(zip(ts, values.to(self._device).unbind(0), strict=True))
 
 
 def check_evaluation(

@@ -42,6 +42,7 @@ from .independent_control import (
     reject_factor,
     scaled_ratio,
 )
+from .independent_host import integrate_host_controlled
 from .integrate import MAX_NONFINITE_RETRIES, AdaptiveConfig
 from .runge_kutta import RungeKutta
 
@@ -357,6 +358,22 @@ def integrate_independent(
     h = h.clamp(ctrl.dt_min, ctrl.dt_max)
     eps = float(np.finfo(np.float64).eps)
     h_floor = (8 * eps * torch.maximum(t0.abs(), t_end.abs())).clamp(min=ctrl.dt_min)
+    if not compile_step:
+        ys, arr, more = integrate_host_controlled(
+            fld, method, y0, k0, t_out, cfg, h, h_floor, checkpoint=checkpoint
+        )
+        tens = {key: torch.from_numpy(v).to(dev) for key, v in arr.items()}
+        return IndependentResult(
+            ys=ys,
+            status=tens["status"],
+            nfe=tens["nfe"] + nfe,
+            calls=calls + more,
+            n_accepted=tens["n_acc"],
+            n_rejected=tens["n_rej"],
+            t_reached=tens["t"],
+            initial_step=h,
+            last_step=tens["last_step"],
+        )
     attempt = StepAttempt(method, fld, cfg, t_out, h_floor)
     if compile_step:
         compiled = compiled_attempt(fld.func, method)

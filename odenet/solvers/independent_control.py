@@ -14,11 +14,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from .batched_step import expand_to
 from .controller import PIController
+
+#: ``(batch,)`` per-sample values: a tensor, or a NumPy array in the host-controlled loop
+Array = Tensor | np.ndarray
 
 __all__ = [
     "accept_factor",
@@ -42,21 +46,24 @@ def scaled_ratio(err: Tensor, y0_abs: Tensor, y1_abs: Tensor, rtol: float, atol:
     return per_sample_rms(err / tol)
 
 
-def accept_factor(ctrl: PIController, ratio: Tensor, prev_ratio: Tensor, q: int) -> Tensor:
+def accept_factor(ctrl: PIController, ratio: Array, prev_ratio: Array, q: int) -> Array:
     """Per-sample step multiplier after an accepted step (``ratio <= 1``), shape ``(batch,)``.
 
     ``safety * r_n**(-(1/q - 0.75 beta)) * r_{n-1}**beta`` clipped to
-    ``[factor_min, factor_max]``; a zero error gives ``factor_max``.
+    ``[factor_min, factor_max]``; a zero error gives ``factor_max``. Works on tensors (the
+    device loop) and on NumPy arrays (the host-controlled eager loop) alike.
     """
-    safe = ratio.clamp(min=1e-300)
-    factor = ctrl.safety * safe.pow(-(1.0 / q - 0.75 * ctrl.beta)) * prev_ratio.pow(ctrl.beta)
-    factor = factor.clamp(ctrl.factor_min, ctrl.factor_max)
-    return torch.where(ratio <= 0.0, torch.full_like(factor, ctrl.factor_max), factor)
+    where = torch.where if isinstance(ratio, Tensor) else np.where
+    safe = ratio.clip(min=1e-300)
+    factor = ctrl.safety * safe ** (-(1.0 / q - 0.75 * ctrl.beta)) * prev_ratio**ctrl.beta
+    factor = factor.clip(ctrl.factor_min, ctrl.factor_max)
+    return where(ratio <= 0.0, ctrl.factor_max, factor)
 
 
-def reject_factor(ctrl: PIController, ratio: Tensor, q: int) -> Tensor:
-    """Per-sample multiplier after a rejected step (``ratio > 1``), in ``[factor_min, 1]``."""
-    return (ctrl.safety * ratio.pow(-1.0 / q)).clamp(ctrl.factor_min, 1.0)
+def reject_factor(ctrl: PIController, ratio: Array, q: int) -> Array:
+    """Per-sample multiplier after a rejected step (``ratio > 1``), in ``[factor_min, 1]``
+    (tensors or NumPy arrays)."""
+    return (ctrl.safety * ratio ** (-1.0 / q)).clip(ctrl.factor_min, 1.0)
 
 
 def per_sample_initial_step(

@@ -7,6 +7,7 @@ with the device once per step (``float(error ratio)``), for the accept/reject de
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ EventFn = Callable[[Tensor, Tensor], Tensor]
 
 #: consecutive steps with a non-finite error before giving up
 MAX_NONFINITE_RETRIES = 30
+
+#: a fixed-grid solve makes the time tensors of this many steps in one operation (a small
+#: block: a time saved for backward keeps its block alive, so memory stays O(1) in steps)
+PRELOAD_STEPS = 8
 
 
 @dataclass
@@ -181,6 +186,17 @@ def _one_sided(fld: CountingField, t0: float, t1: float) -> Callable[[float, Ten
     return field
 
 
+def _stage_times(method: RungeKutta, grid: list[float]) -> list[float]:
+    """Every time a fixed-grid solve evaluates ``func`` at, computed exactly as the step
+    computes them (``t + c_i * dt``), plus the grid points (``f(t1, y1)``, events)."""
+    cs = list(method.tableau.c)
+    out = list(grid)
+    for t, t_new in itertools.pairwise(grid):
+        dt = t_new - t
+        out.extend(t + c * dt for c in cs)
+    return list(dict.fromkeys(out))
+
+
 def integrate_fixed(
     fld: CountingField,
     method: RungeKutta,
@@ -206,8 +222,12 @@ def integrate_fixed(
     raw = RawSolution(ys=[y0], steps=[] if dense else None)
     events = _EventTracker(event_fn, fld, t0, y0) if event_fn is not None else None
     idx = 1
+    n_out = len(t_out)
+    fsal, always_f1 = method.fsal, dense or events is not None
     t, y, k = t0, y0, k0
-    for t_new in grid[1:]:
+    for i, t_new in enumerate(grid[1:]):
+        if i % PRELOAD_STEPS == 0:
+            fld.preload(_stage_times(method, grid[i : i + PRELOAD_STEPS + 1]))
         dt = t_new - t
         step_fld = _one_sided(fld, t, t_new) if perturb else fld
         if on_step is not None:
@@ -215,8 +235,12 @@ def integrate_fixed(
         if k is None:
             k = step_fld(t, y)
         y1, ks = method.step(step_fld, t, y, dt, k)
-        need = dense or events is not None or _needs_f1(method, t_out, idx, t_new, d)
-        f1 = ks[-1] if method.fsal else (step_fld(t_new, y1) if need else None)
+        if fsal:
+            f1 = ks[-1]
+        elif always_f1 or _needs_f1(method, t_out, idx, t_new, d):
+            f1 = step_fld(t_new, y1)
+        else:
+            f1 = None
         raw.n_accepted += 1
         if events is not None:
             hit = events.check(method, t, dt, y, y1, ks, f1)
@@ -224,7 +248,8 @@ def integrate_fixed(
                 raw.event_t, raw.event_y = hit
                 _emit_outputs(raw, t_out, idx, method, t, hit[0], d, y, hit[1], ks, f1)
                 break
-        idx = _emit_outputs(raw, t_out, idx, method, t, t_new, d, y, y1, ks, f1)
+        if idx < n_out and (t_out[idx] - t_new) * d <= 0.0:
+            idx = _emit_outputs(raw, t_out, idx, method, t, t_new, d, y, y1, ks, f1)
         if raw.steps is not None:
             raw.steps.append(StepRecord(t, dt, y, y1, ks, f1))
         t, y, k = t_new, y1, None if perturb else f1

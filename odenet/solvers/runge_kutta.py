@@ -45,10 +45,16 @@ def combine(y: Tensor, ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Te
 def _accumulate(y: Tensor, ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Tensor:
     """``y + (scale * sum_j b_j ks[j])``: the increment is summed first and added to ``y``
     once, so the state is rounded once per step (this matters in float32 over many steps)."""
-    if len(coeffs) == 1:
-        j, b = coeffs[0]
-        return torch.add(y, ks[j], alpha=b * scale)
-    return torch.add(y, _weighted_sum(ks, coeffs, scale))
+    (j0, b0), *rest = coeffs
+    if not rest:
+        return torch.add(y, ks[j0], alpha=b0 * scale)
+    # sum_j (b_j / b_0) k_j, then scaled by b_0 * scale in the add to y: one operation
+    # fewer than scaling the first term separately
+    (j1, b1), *rest = rest
+    incr = torch.add(ks[j0], ks[j1], alpha=b1 / b0)
+    for j, b in rest:
+        incr.add_(ks[j], alpha=b / b0)
+    return torch.add(y, incr, alpha=b0 * scale)
 
 
 def _weighted_sum(ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Tensor:

@@ -249,7 +249,7 @@ def test_autograd_matches_closed_form_gradient() -> None:
         ({"batch_mode": "independent", "t": torch.tensor([[0.0, 1.0], [0.0, 0.0]])},
          ValueError, "strictly"),
         ({"batch_mode": "independent", "gradient": "adjoint"}, ValueError, "autograd"),
-        ({"compile_step": True}, ValueError, "compile_step=True applies"),
+        ({"batch_mode": "independent", "compile_step": "max-autotune"}, TypeError, "compile_step"),
     ],
 )  # fmt: skip
 def test_bad_input_names_the_argument(kwargs: dict, err: type, match: str) -> None:
