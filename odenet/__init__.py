@@ -17,7 +17,9 @@ from .errors import (
     SamplesFailed,
     SolverError,
     StepSizeUnderflow,
+    TooManyEvents,
 )
+from .events import Event, EventRecord
 from .gradients import Adjoint, Autograd, Checkpoint, Reversible, SavedTensorMeter
 from .models import CNF, ConvResNet, LatentODE, MLPResNet, ODENet, ResidualBlock
 from .nn import (
@@ -80,6 +82,8 @@ __all__ = [
     "Dopri5",
     "Dopri8",
     "Euler",
+    "Event",
+    "EventRecord",
     "Fehlberg2",
     "FourierBasis",
     "Heun",
@@ -110,6 +114,7 @@ __all__ = [
     "SolverError",
     "Stats",
     "StepSizeUnderflow",
+    "TooManyEvents",
     "Tsit5",
     "__version__",
     "cdeint",

@@ -15,6 +15,7 @@ __all__ = [
     "SamplesFailed",
     "SolverError",
     "StepSizeUnderflow",
+    "TooManyEvents",
 ]
 
 
@@ -115,3 +116,17 @@ class SamplesFailed(OdenetError, RuntimeError):
         self.statuses = tuple(statuses)
         self.t_reached = tuple(t_reached)
         self.solution = solution
+
+
+class TooManyEvents(SolverError):
+    """More than ``max_events`` event crossings in one solve (e.g. a Zeno bouncing ball)."""
+
+    def __init__(self, *, t: float, max_events: int) -> None:
+        super().__init__(
+            f"{max_events} event crossings were handled and the solve only reached t={t:.6g}. "
+            "Events are accumulating (a bouncing ball whose bounces shrink to zero, say): "
+            "add a terminal event that stops the solve, or end the time span earlier.",
+            t=t,
+            dt=float("nan"),
+        )
+        self.max_events = max_events

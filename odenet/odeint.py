@@ -22,6 +22,8 @@ from ._independent import check_batch_mode, check_on_failure, solve_independent
 from ._run import Plan, dense_from_raw, integrate_rk, stats_from_raw
 from .args import bind_args
 from .event_grad import differentiable_event
+from .event_loop import solve_events
+from .events import as_events
 from .solution import Solution
 from .solvers import RungeKutta
 from .solvers.integrate import RawSolution
@@ -76,7 +78,9 @@ def solve(
         options: torchdiffeq-style dict; accepted keys are ``first_step, safety, ifactor,
             dfactor, beta, max_num_steps, step_t, jump_t, norm, dt_min, dt_max`` (adaptive)
             and ``step_size, n_steps, max_num_steps`` (fixed). Unknown keys raise.
-        event_fn: terminal event ``event_fn(t, y) -> 0-d tensor``; the solve stops where it
+        event_fn: an :class:`~odenet.events.Event` or a list of them (several events,
+            directions, non-terminal events with state resets; see :mod:`odenet.events`),
+            or a terminal event ``event_fn(t, y) -> 0-d tensor``: the solve stops where it
             changes sign, located on the dense output to float64 resolution in ``t``. The
             event time and state are differentiable (implicit function theorem; one extra
             evaluation of ``func``), with the default autograd gradient.
@@ -137,6 +141,14 @@ def solve(
     times = check_t(t, flat.y0)
     rtol = check_tolerance("rtol", rtol)
     atol = check_tolerance("atol", atol)
+    if as_events(event_fn) is not None:  # a list of odenet.Event: odenet.event_loop
+        strategy.check(method, event_fn)
+        explicit = {"step_size": step_size, "n_steps": n_steps, "first_step": first_step}
+        explicit["max_num_steps"] = max_steps
+        return solve_events(
+            func, flat, t, times, as_events(event_fn), method, rtol, atol, options,
+            explicit, dense,
+        )  # fmt: skip
     # -- gradient strategy dispatch (odenet.gradients) --
     if strategy.takes_over(method, t, event_fn):
         explicit = {"step_size": step_size, "n_steps": n_steps, "first_step": first_step}
