@@ -55,6 +55,7 @@ def solve(
     on_failure: str = "raise",
     compile_step: bool = False,
     args: Any = None,
+    progress: bool = False,
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)`` from ``y(t[0]) = y0`` and report how it went.
 
@@ -110,6 +111,8 @@ def solve(
             (any object: tensors, containers of tensors, an interpolated forcing path).
             Gradients reach the tensors in ``args`` with every strategy (see
             :mod:`odenet.args`).
+        progress: show a tqdm progress bar over the time span (joint batch mode), advanced
+            once per accepted step without host synchronisation (:mod:`odenet.progress`).
 
     Returns:
         A :class:`~odenet.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
@@ -124,6 +127,11 @@ def solve(
     """
     from .gradients import Problem as GradientProblem  # lazy: odenet.gradients imports odeint
     from .gradients import get_gradient
+
+    if progress:  # a tqdm bar around this same call: odenet.progress
+        from .progress import solve_with_progress
+
+        return solve_with_progress(solve, dict(locals()))
 
     strategy = get_gradient(gradient)
     func = bind_args(func, args)
@@ -193,6 +201,7 @@ def odeint(
     batch_mode: str = "joint",
     compile_step: bool = False,
     args: Any = None,
+    progress: bool = False,
 ) -> State | tuple[Tensor, State]:
     """Drop-in for ``torchdiffeq.odeint``: the solution at the times ``t``.
 
@@ -222,6 +231,7 @@ def odeint(
         batch_mode=batch_mode,
         compile_step=compile_step,
         args=args,
+        progress=progress,
     )
     if event_fn is None:
         return sol.ys
