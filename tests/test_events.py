@@ -172,3 +172,28 @@ def test_tuple_state_and_errors():
             event_fn=[bounce_event()],
             gradient="adjoint",
         )
+
+
+def test_zeno_ball_raises_too_many_events(monkeypatch):
+    import odenet.event_loop as loop
+
+    monkeypatch.setattr(loop, "MAX_EVENTS", 8)
+    with pytest.raises(odenet.TooManyEvents) as info:
+        odenet.solve(
+            ball,
+            torch.tensor([1.0, 0.0], dtype=D),
+            torch.tensor([0.0, 10.0], dtype=D),
+            event_fn=[bounce_event(0.5)],
+        )
+    assert info.value.max_events == 8 and 0 < info.value.t < 10
+
+
+def test_independent_batch_mode_refuses_events():
+    with pytest.raises(ValueError, match="independent"):
+        odenet.solve(
+            ball,
+            torch.ones(2, 2, dtype=D),
+            torch.tensor([0.0, 1.0], dtype=D),
+            event_fn=[bounce_event()],
+            batch_mode="independent",
+        )
