@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import FlatState, check_method, merge_options, wrap_tuple_func
+from ._checks import FlatState, _positive_int, check_method, merge_options, wrap_tuple_func
 from ._run import Plan, dense_from_raw, integrate_rk
 from .errors import TooManyEvents
 from .event_grad import differentiable_event
@@ -128,7 +128,12 @@ def solve_events(
             "t.detach() (the event times carry their own gradients)"
         )
     solver = check_method(method)
-    plan = Plan(solver, merge_options(options, solver, **explicit), rtol, atol)  # type: ignore[arg-type]
+    opts = merge_options(options, solver, **explicit)  # type: ignore[arg-type]
+    if not solver.adaptive and opts.get("n_steps") is not None:
+        # n_steps spans [t0, t_end]; segments restart at events, so keep its step size
+        n = _positive_int("n_steps", opts.pop("n_steps"))
+        opts["step_size"] = abs(times[-1] - times[0]) / n
+    plan = Plan(solver, opts, rtol, atol)
     f: Flat = wrap_tuple_func(func, flat) if flat.is_tuple else func  # type: ignore[assignment]
     gs = [_flat_fn(ev.fn, flat) for ev in events]
     y = flat.y0

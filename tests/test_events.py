@@ -62,6 +62,9 @@ def test_bouncing_ball_matches_the_closed_form_over_five_bounces():
     )
     for r in sol.events:  # pre-reset states: on the ground, falling
         assert abs(float(r.y[0])) < 1e-8 and float(r.y[1]) < 0
+    mid = 0.5 * (expect[1] + expect[2])  # dense output across resets: between bounces 2, 3
+    v2, s2 = 0.8**2 * G * expect[0], mid - expect[1]
+    assert abs(float(sol.evaluate(mid)[0]) - (v2 * s2 - G * s2 * s2 / 2)) < 1e-7
 
 
 def test_terminal_event_after_non_terminal_ones_and_outputs_across_resets():
@@ -197,3 +200,19 @@ def test_independent_batch_mode_refuses_events():
             event_fn=[bounce_event()],
             batch_mode="independent",
         )
+
+
+def test_fixed_step_method_keeps_its_step_across_events():
+    """RK4 is exact on the ball's quadratic flight; n_steps sets h over the whole span."""
+    expect = bounce_times(1.0, 0.8, 3)
+    t = torch.tensor([0.0, 0.5 * (expect[1] + expect[2])], dtype=D)
+    sol = odenet.solve(
+        ball,
+        torch.tensor([1.0, 0.0], dtype=D),
+        t,
+        event_fn=[bounce_event()],
+        method="rk4",
+        n_steps=40,
+    )
+    assert [round(float(r.t), 9) for r in sol.events] == [round(x, 9) for x in expect[:2]]
+    assert sol.stats.n_accepted <= 40 + 2  # one shortened step per event at most
