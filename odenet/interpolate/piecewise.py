@@ -30,7 +30,7 @@ class PiecewiseCubic:
     def __init__(
         self, knots: Tensor, a: Tensor, b: Tensor, c: Tensor | None = None, d: Tensor | None = None
     ) -> None:
-        self.knots = knots
+        self.knots = knots.contiguous()
         # contiguous (batch, interval, channel) storage: one gather/index_select per call
         self.a, self.b = a.contiguous(), b.contiguous()
         self.c = None if c is None else c.contiguous()
