@@ -18,7 +18,9 @@ from .errors import (
     SolverError,
     StepSizeUnderflow,
     StiffnessDetected,
+    TooManyEvents,
 )
+from .events import Event, EventRecord
 from .gradients import Adjoint, Autograd, Checkpoint, Reversible, SavedTensorMeter
 from .models import CNF, ConvResNet, LatentODE, MLPResNet, ODENet, ResidualBlock
 from .nn import (
@@ -85,6 +87,8 @@ __all__ = [
     "Dopri5",
     "Dopri8",
     "Euler",
+    "Event",
+    "EventRecord",
     "ExplicitAdams",
     "Fehlberg2",
     "FourierBasis",
@@ -120,6 +124,7 @@ __all__ = [
     "Stats",
     "StepSizeUnderflow",
     "StiffnessDetected",
+    "TooManyEvents",
     "Tsit5",
     "__version__",
     "cdeint",

@@ -24,6 +24,7 @@ __all__ = [
     "SolverError",
     "StepSizeUnderflow",
     "StiffnessDetected",
+    "TooManyEvents",
     "UsageError",
 ]
 
@@ -243,3 +244,17 @@ class StiffnessDetected(SolverError):
         self.h_rho = h_rho
         self.boundary = boundary
         self.steps = steps
+
+
+class TooManyEvents(SolverError):
+    """More than ``max_events`` event crossings in one solve (e.g. a Zeno bouncing ball)."""
+
+    def __init__(self, *, t: float, max_events: int) -> None:
+        super().__init__(
+            f"{max_events} event crossings were handled and the solve only reached t={t:.6g}. "
+            "Events are accumulating (a bouncing ball whose bounces shrink to zero, say): "
+            "add a terminal event that stops the solve, or end the time span earlier.",
+            t=t,
+            dt=float("nan"),
+        )
+        self.max_events = max_events

@@ -23,6 +23,8 @@ from ._independent import check_batch_mode, check_on_failure, solve_independent
 from ._run import Plan, dense_from_raw, integrate_rk, stats_from_raw
 from .args import bind_args
 from .event_grad import differentiable_event
+from .event_loop import solve_events
+from .events import as_events
 from .gradients.time_grad import attach_output_times, attach_start_time, wants_time_grad
 from .solution import Solution
 from .solvers import Method
@@ -56,6 +58,7 @@ def solve(
     on_failure: str = "raise",
     compile_step: bool | str = False,
     args: Any = None,
+    progress: bool = False,
 ) -> Solution:
     """Solve ``dy/dt = func(t, y)`` from ``y(t[0]) = y0`` and report how it went.
 
@@ -95,7 +98,9 @@ def solve(
             adaptive), ``on_accept`` and ``on_reject`` (adaptive) are called as
             ``hook(t0, y0, dt)`` with 0-d tensors and the loop's state (a tuple state
             flattened). Unknown keys raise.
-        event_fn: terminal event ``event_fn(t, y) -> 0-d tensor``; the solve stops where it
+        event_fn: an :class:`~odenet.events.Event` or a list of them (several events,
+            directions, non-terminal events with state resets; see :mod:`odenet.events`),
+            or a terminal event ``event_fn(t, y) -> 0-d tensor``: the solve stops where it
             changes sign, located on the dense output to float64 resolution in ``t``. The
             event time and state are differentiable (implicit function theorem; one extra
             evaluation of ``func``), with the default autograd gradient, also with respect
@@ -133,6 +138,8 @@ def solve(
             (any object: tensors, containers of tensors, an interpolated forcing path).
             Gradients reach the tensors in ``args`` with every strategy (see
             :mod:`odenet.args`).
+        progress: show a tqdm progress bar over the time span (joint batch mode), advanced
+            once per accepted step without host synchronisation (:mod:`odenet.progress`).
 
     Returns:
         A :class:`~odenet.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
@@ -152,6 +159,11 @@ def solve(
     from .gradients import Problem as GradientProblem  # lazy: odenet.gradients imports odeint
     from .gradients import get_gradient
 
+    if progress:  # a tqdm bar around this same call: odenet.progress
+        from .progress import solve_with_progress
+
+        return solve_with_progress(solve, dict(locals()))
+
     strategy = get_gradient(gradient)
     func = bind_args(func, args)
     check_func(func)
@@ -168,6 +180,14 @@ def solve(
     times = check_t(t, flat.y0, open_end=event_fn is not None)
     rtol = check_tolerance("rtol", rtol)
     atol = check_tolerance("atol", atol)
+    if as_events(event_fn) is not None:  # a list of odenet.Event: odenet.event_loop
+        strategy.check(method, event_fn)
+        explicit = {"step_size": step_size, "n_steps": n_steps, "first_step": first_step}
+        explicit["max_num_steps"] = max_steps
+        return solve_events(
+            func, flat, t, times, as_events(event_fn), method, rtol, atol, options,
+            explicit, dense,
+        )  # fmt: skip
     # -- gradient strategy dispatch (odenet.gradients) --
     if strategy.takes_over(method, t, event_fn):
         if compile_step is not False:
@@ -228,6 +248,7 @@ def odeint(
     batch_mode: str = "joint",
     compile_step: bool | str = False,
     args: Any = None,
+    progress: bool = False,
 ) -> State | tuple[Tensor, State]:
     """Drop-in for ``torchdiffeq.odeint``: the solution at the times ``t``.
 
@@ -257,6 +278,7 @@ def odeint(
         batch_mode=batch_mode,
         compile_step=compile_step,
         args=args,
+        progress=progress,
     )
     if event_fn is None:
         return sol.ys

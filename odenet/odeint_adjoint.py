@@ -57,6 +57,7 @@ def odeint_adjoint(
     n_steps: int | None = None,
     first_step: float | None = None,
     max_steps: int | None = None,
+    args: Any = None,
 ) -> Any:
     """Solve like :func:`odenet.odeint` and differentiate with the continuous adjoint.
 
@@ -70,6 +71,8 @@ def odeint_adjoint(
             "seminorm"}`` selects Kidger et al.'s seminorm.
         adjoint_params: the tensors to differentiate ``func`` with respect to (default:
             ``func.parameters()``).
+        args: extra inputs, ``func(t, y, args)``; the tensors in it that require grad are
+            differentiated too (see :mod:`odenet.args`).
 
     Returns:
         ``(len(t), *y0.shape)`` (tuples for tuple states), as ``odeint``.
@@ -101,4 +104,5 @@ def odeint_adjoint(
         options=options,
         event_fn=event_fn,
         gradient=strategy,
+        args=args,
     )

@@ -121,6 +121,8 @@ class Solution:
             or ``"nonfinite"``; ``batch_mode="independent"`` only). There, ``status`` is
             ``"success"`` when every sample succeeded and ``"failed"`` otherwise, and
             ``stats`` sums steps over samples with ``nfe`` the number of batched calls.
+        events: with ``event_fn=[Event(...), ...]``, one :class:`~odenet.events.EventRecord`
+            ``(t, index, y)`` per event that fired, in time order (``y`` before any reset).
     """
 
     ts: Tensor
@@ -132,6 +134,7 @@ class Solution:
     dense: DenseOutput | None = None
     sample_stats: SampleStats | None = None
     sample_status: tuple[str, ...] | None = None
+    events: tuple | None = None  # EventRecord per event fired (odenet.events.Event lists)
 
     def evaluate(self, t: Tensor | float) -> State:
         """Dense output: the solution at any time(s) within the solved span.

@@ -132,3 +132,19 @@ def test_cdeint_passes_args():
     (g,) = torch.autograd.grad(z[-1].sum(), w)
     torch.testing.assert_close(z[-1, 0, 0], torch.exp(w.detach()), rtol=1e-6, atol=1e-8)
     torch.testing.assert_close(g, torch.exp(w.detach()), rtol=1e-5, atol=1e-7)
+
+
+def test_odeint_adjoint_passes_args():
+    a, b, data = _args()
+    y0 = torch.tensor([[1.0, -0.5]], dtype=D)
+    t = torch.tensor([0.0, 1.0], dtype=D)
+
+    def extra():
+        return (a, {"b": b, "forcing": NaturalCubicSpline(data, torch.linspace(0, 1, 5, dtype=D))})
+
+    y_adj = odenet.odeint_adjoint(field, y0, t, args=extra(), rtol=1e-8, atol=1e-10)
+    y_ref = odenet.odeint(field, y0, t, args=extra(), rtol=1e-8, atol=1e-10)
+    g_adj = torch.autograd.grad(y_adj[-1].sum(), (a, b, data))
+    g_ref = torch.autograd.grad(y_ref[-1].sum(), (a, b, data))
+    for x, y in zip(g_adj, g_ref, strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-7)

@@ -39,3 +39,18 @@ def test_readme_solver_and_gradient_snippets_run() -> None:
             exec(compile(block, f"README.md: {heading}", "exec"), namespace)
     ys = namespace["ys"]
     assert ys.shape == (5, 16, 2)  # type: ignore[attr-defined]
+
+
+def test_readme_irregular_time_series_snippet_runs() -> None:
+    """The neural CDE / events snippet runs; its bounce times follow the closed form."""
+    import math
+
+    readme = (ROOT / "README.md").read_text()
+    section = _section(readme, "Irregular time series: interpolation, neural CDEs, `args`, events")
+    namespace: dict[str, object] = {}
+    for block in re.findall(r"```python\n(.*?)```", section, flags=re.S):
+        exec(compile(block, "README.md: irregular time series", "exec"), namespace)
+    assert namespace["zs"].shape == (2, 8, 4)  # type: ignore[attr-defined]
+    t1 = math.sqrt(2 / 9.81)
+    expect = [t1, t1 + 2 * 0.8 * t1, t1 + 2 * 0.8 * t1 + 2 * 0.64 * t1]
+    assert all(abs(a - b) < 1e-5 for a, b in zip(namespace["bounces"], expect, strict=True))  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ Every ``load_*`` function returns a :class:`DataSplits`; nothing is ever downloa
 
 from __future__ import annotations
 
+from odenet.data.cde_spirals import load_cde_spirals, make_cde_spirals
 from odenet.data.cifar10 import load_cifar10, read_cifar_batch
 from odenet.data.digits import load_digits
 from odenet.data.mnist import load_mnist, read_idx
@@ -25,6 +26,7 @@ from odenet.data.synthetic import (
 __all__ = [
     "DataSplits",
     "load_annuli",
+    "load_cde_spirals",
     "load_cifar10",
     "load_digits",
     "load_eight_gaussians",
@@ -33,6 +35,7 @@ __all__ = [
     "load_two_moons",
     "load_two_spirals",
     "make_annuli",
+    "make_cde_spirals",
     "make_eight_gaussians",
     "make_irregular_spirals",
     "make_two_moons",

@@ -112,6 +112,16 @@ class Replay:
             return fld(self.starts[a - 1] + solver.tableau.c[-1] * self.dts[a - 1], y)
         return fld(t, y)
 
+    def left_of(self, fld: CountingField, t_jump: float) -> Callable[[float, Tensor], Tensor]:
+        """``fld`` with times at or past ``t_jump`` moved one ulp before it (as the forward
+        loop evaluates the step that lands on a discontinuity)."""
+        before = float(np.nextafter(t_jump, t_jump - self.direction))
+
+        def left(tau: float, y: Tensor) -> Tensor:
+            return fld(before if (tau - before) * self.direction > 0 else tau, y)
+
+        return left
+
     def run(
         self, y: Tensor, a: int, b: int, nfe: list[int]
     ) -> tuple[Tensor, list[tuple[int, Tensor]]]:
@@ -122,7 +132,9 @@ class Replay:
         outs: list[tuple[int, Tensor]] = []
         for j in range(a, b):
             t, t_new = self.starts[j], self.ends[j]
-            y1, ks = solver.step(fld, t, y, self.dts[j], k)
+            # a step landing on a jump_t time ran on the left limit of func there
+            stepper = self.left_of(fld, t_new) if t_new in self.jumps else fld
+            y1, ks = solver.step(stepper, t, y, self.dts[j], k)
             f1 = ks[-1] if solver.fsal else None
             for i, theta in self.outputs.get(j, []):
                 if theta is None:

@@ -71,32 +71,67 @@ def natural_spline_coeffs(t: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor,
     return a, b, c, d
 
 
-def _series_with_gaps(t: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """One channel of one sample with NaNs: spline through the observed points, expressed
-    by its Taylor coefficients at every knot of ``t`` (the observed knots are a subset, so
-    the spline is one cubic on every interval of ``t``)."""
-    observed = ~torch.isnan(y)
-    n_obs = int(observed.sum())
-    if n_obs == 0:
-        zero = torch.zeros_like(y[:-1])
-        return zero, zero, zero, zero
-    first, last = torch.nonzero(observed)[[0, -1], 0].tolist()
-    y = y.clone()
-    y[:first] = y[first]
-    y[last + 1 :] = y[last]
-    keep = ~torch.isnan(y)
-    tk, yk = t[keep], y[keep]
-    if tk.shape[0] == len(t):  # only leading/trailing gaps
-        return natural_spline_coeffs(t, y)
-    a, b, c, d = natural_spline_coeffs(tk, yk)
-    left = t[:-1]
-    j = (torch.searchsorted(tk, left, right=True) - 1).clamp(0, tk.shape[0] - 2)
-    s = left - tk[j]
-    a_j, b_j, c_j, d_j = a[j], b[j], c[j], d[j]
+def _fill_ends(y: Tensor) -> Tensor:
+    """``y (N, T)`` with leading (trailing) NaNs set to the first (last) observed value and
+    rows without any observation set to zero."""
+    n = y.shape[1]
+    obs = ~torch.isnan(y)
+    idx = torch.arange(n, device=y.device).expand_as(y)
+    first = torch.where(obs, idx, n).min(1, keepdim=True).values
+    last = torch.where(obs, idx, -1).max(1, keepdim=True).values
+    ys = torch.nan_to_num(y)
+    y_first = ys.gather(1, first.clamp(max=n - 1))
+    y_last = ys.gather(1, last.clamp(min=0))
+    out = torch.where(idx < first, y_first, torch.where(idx > last, y_last, y))
+    return torch.where(last < 0, torch.zeros_like(y), out)
+
+
+def _gapped_coeffs(t: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Natural splines through the observed points of each row of ``y (N, T)`` (NaN =
+    missing; ``t (N, T)``), as Taylor coefficients ``(N, T - 1)`` on the full grid.
+
+    Each row's observed points are moved to the front (``k`` of them, ``k >= 2`` since the
+    ends are filled); the tridiagonal system gets identity rows past the row's last knot,
+    so ``M = 0`` there and the padding does not couple into the spline.
+    """
+    y = _fill_ends(y)
+    n_rows, n = y.shape
+    obs = ~torch.isnan(y)
+    k = obs.sum(1, keepdim=True)  # (N, 1)
+    order = torch.sort((~obs).to(torch.int8), dim=1, stable=True).indices
+    pos = torch.arange(n, device=y.device).expand(n_rows, n)
+    valid = pos < k
+    t_last = t.gather(1, order).gather(1, k - 1)
+    span = (t[:, -1:] - t[:, :1]).clamp(min=1.0)
+    tk = torch.where(valid, t.gather(1, order), t_last + span * (pos - k + 1))
+    yk = torch.where(valid, y.gather(1, order), torch.zeros_like(y))
+    h = tk[:, 1:] - tk[:, :-1]
+    m = torch.where(valid[:, 1:], (yk[:, 1:] - yk[:, :-1]) / h, torch.zeros_like(h))
+    if n > 2:
+        inner = pos[:, 1:-1] < k - 1  # interior knots 1 .. k-2 of each row
+        one, zero = torch.ones_like(h[:, 1:]), torch.zeros_like(h[:, 1:])
+        lower = torch.where(inner, h[:, :-1], zero)
+        upper = torch.where(inner, h[:, 1:], zero)
+        diag = torch.where(inner, 2 * (h[:, :-1] + h[:, 1:]), one)
+        rhs = torch.where(inner, 6 * (m[:, 1:] - m[:, :-1]), zero)
+        mid = _thomas(lower, diag, upper, rhs)
+        pad = torch.zeros_like(mid[:, :1])
+        big_m = torch.cat([pad, mid, pad], dim=1)
+    else:
+        big_m = torch.zeros_like(yk)
+    a = yk[:, :-1]
+    b = m - h * (2 * big_m[:, :-1] + big_m[:, 1:]) / 6
+    c = big_m[:, :-1] / 2
+    d = (big_m[:, 1:] - big_m[:, :-1]) / (6 * h)
+    left = t[:, :-1].contiguous()
+    j = torch.searchsorted(tk.contiguous(), left, right=True) - 1
+    j = torch.minimum(j.clamp(min=0), k - 2)
+    sj = left - tk.gather(1, j)
+    a_j, b_j, c_j, d_j = (v.gather(1, j) for v in (a, b, c, d))
     return (
-        a_j + s * (b_j + s * (c_j + s * d_j)),
-        b_j + s * (2 * c_j + 3 * s * d_j),
-        c_j + 3 * s * d_j,
+        a_j + sj * (b_j + sj * (c_j + sj * d_j)),
+        b_j + sj * (2 * c_j + 3 * sj * d_j),
+        c_j + 3 * sj * d_j,
         d_j,
     )
 
@@ -118,13 +153,11 @@ class NaturalCubicSpline(PiecewiseCubic):
         if not bool(missing.any()):
             a, b, c, d = natural_spline_coeffs(tt, y)
         else:
-            a, b, c, d = natural_spline_coeffs(tt, torch.where(missing, 0.0, y))
-            parts = [p.clone() for p in (a, b, c, d)]
-            for bi, ci in torch.nonzero(missing.any(-1)).tolist():
-                row = knots[bi] if knots.dim() == 2 else knots
-                for p, v in zip(parts, _series_with_gaps(row, y[bi, ci]), strict=True):
-                    p[bi, ci] = v
-            a, b, c, d = parts
+            n_batch, n_chan, n_time = y.shape
+            rows = knots.unsqueeze(1) if knots.dim() == 2 else knots.expand(n_batch, 1, n_time)
+            rows = rows.expand(n_batch, n_chan, n_time).reshape(-1, n_time)
+            coeffs = _gapped_coeffs(rows, y.reshape(-1, n_time))
+            a, b, c, d = (v.reshape(n_batch, n_chan, n_time - 1) for v in coeffs)
         super().__init__(
             knots, a.transpose(1, 2), b.transpose(1, 2), c.transpose(1, 2), d.transpose(1, 2)
         )

@@ -30,8 +30,11 @@ class PiecewiseCubic:
     def __init__(
         self, knots: Tensor, a: Tensor, b: Tensor, c: Tensor | None = None, d: Tensor | None = None
     ) -> None:
-        self.knots = knots
-        self.a, self.b, self.c, self.d = a, b, c, d
+        self.knots = knots.contiguous()
+        # contiguous (batch, interval, channel) storage: one gather/index_select per call
+        self.a, self.b = a.contiguous(), b.contiguous()
+        self.c = None if c is None else c.contiguous()
+        self.d = None if d is None else d.contiguous()
 
     # -- shapes and knots -------------------------------------------------------------
     @property
@@ -56,7 +59,11 @@ class PiecewiseCubic:
 
     # -- evaluation -------------------------------------------------------------------
     def _locate(self, t: Tensor | float) -> tuple[Tensor, Tensor, Tensor]:
-        """Interval index ``(batch, 1)``, local time ``s (batch, 1)`` and an inside mask."""
+        """Interval index, local time ``s`` and an inside mask.
+
+        Shared knots and one time: index ``(1,)``, ``s`` and mask ``(1, 1)`` (broadcast
+        over the batch). Otherwise: index, ``s`` and mask ``(batch, 1)``.
+        """
         k = self.knots
         t = torch.as_tensor(t, dtype=k.dtype, device=k.device)
         if t.dim() > 1 or (t.dim() == 1 and t.shape[0] != self.batch):
@@ -64,6 +71,13 @@ class PiecewiseCubic:
                 f"t must be a number, a 0-d tensor or one time per sample ({self.batch},); "
                 f"got shape {tuple(t.shape)}"
             )
+        if k.dim() == 1 and t.dim() == 0:
+            tq = t.reshape(1)
+            idx = (torch.searchsorted(k, tq, right=True) - 1).clamp(0, k.shape[0] - 2)
+            left, width = k[idx], k[idx + 1] - k[idx]
+            inside = ((tq >= k[:1]) & (tq <= k[-1:])).reshape(1, 1)
+            s = torch.minimum(torch.clamp(tq - left, min=0.0), width).reshape(1, 1)
+            return idx, s, inside
         kb = k if k.dim() == 2 else k.expand(self.batch, -1)
         tq = t.reshape(-1, 1).expand(self.batch, 1).contiguous()
         idx = torch.searchsorted(kb.contiguous(), tq, right=True) - 1
@@ -76,6 +90,8 @@ class PiecewiseCubic:
 
     @staticmethod
     def _take(coef: Tensor, idx: Tensor) -> Tensor:
+        if idx.dim() == 1:  # one interval for the whole batch
+            return coef.index_select(1, idx).squeeze(1)
         return coef.gather(1, idx.unsqueeze(-1).expand(-1, 1, coef.shape[-1])).squeeze(1)
 
     def evaluate(self, t: Tensor | float) -> Tensor:

@@ -29,6 +29,8 @@ MODEL_DATA = {
     "anode": "annuli",
     "cnf": "eight_gaussians",
     "latent_ode": "irregular_spirals",
+    "ncde": "cde_spirals",
+    "odernn_classifier": "cde_spirals",
 }
 
 

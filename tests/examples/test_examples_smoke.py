@@ -79,3 +79,9 @@ def test_digits_odenet_short() -> None:
     )
     assert out["nfe"] == 8  # rk4, 2 steps
     assert 0.0 <= out["test_accuracy"] <= 1.0 and out["seconds"] > 0
+
+
+def test_ncde_spirals_short() -> None:
+    out = load_example("ncde_spirals").main(["--epochs", "1", "--n-train", "32", "--n-test", "16"])
+    for model in ("ncde", "odernn_classifier"):
+        assert 0.0 <= out[model]["test_accuracy"] <= 1.0 and out[model]["seconds"] > 0

@@ -28,6 +28,12 @@ TINY_DATA = {
         "data.dataset.n_times=12",
         "data.batch_size=8",
     ],
+    "cde_spirals": [
+        "data.dataset.n_train=32",
+        "data.dataset.n_test=16",
+        "data.dataset.n_times=12",
+        "data.batch_size=16",
+    ],
 }
 TINY_MODEL = {"odenet.models.ODENet": ["model.channels=4"]}
 
