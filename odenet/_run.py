@@ -16,6 +16,7 @@ from ._checks import (
     check_options,
     check_output,
     check_precision,
+    coarser_dtype,
     fixed_grid,
     step_hook,
 )
@@ -81,7 +82,7 @@ def integrate_rk(
         raw = integrate_adaptive(fld, method, y0, k0, times, cfg, event_fn, dense)  # type: ignore[arg-type]
         _work_counts(raw, fld, method)
         return raw, fld.nfe
-    grid = fixed_grid(plan.opts, plan.solver, times[0], times[-1], t_dtype)
+    grid = fixed_grid(plan.opts, plan.solver, times[0], times[-1], coarser_dtype(t_dtype, y0.dtype))
     interp = plan.opts.get("interp", "hermite")
     if interp not in FIXED_INTERPOLANTS:
         raise ValueError(f"options['interp'] must be one of {FIXED_INTERPOLANTS}; got {interp!r}")

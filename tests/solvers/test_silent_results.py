@@ -160,12 +160,17 @@ def test_fixed_step_too_fine_for_float32_times_is_refused() -> None:
     t = torch.tensor([1e6, 1e6 + 4.0])
     with pytest.raises(ValueError, match=r"the fixed step size is 0\.25, too fine"):
         odenet.odeint(lambda t, y: -y, torch.ones(2), t, method="rk4", step_size=0.25)
-    # the same step on float64 times is fine: 16 rk4 steps on y' = -y multiply y by the
-    # stability polynomial R(-h) = 1 - h + h^2/2 - h^3/6 + h^4/24 each
-    ys = odenet.odeint(lambda t, y: -y, torch.ones(2), t.double(), method="rk4", step_size=0.25)
+    # float64 t with a float32 state: func receives times in the state's dtype, so the
+    # same rounding would happen and the step is refused too
+    with pytest.raises(ValueError, match=r"the fixed step size is 0\.25, too fine"):
+        odenet.odeint(lambda t, y: -y, torch.ones(2), t.double(), method="rk4", step_size=0.25)
+    # the same step with float64 times and state is fine: 16 rk4 steps on y' = -y multiply
+    # y by the stability polynomial R(-h) = 1 - h + h^2/2 - h^3/6 + h^4/24 each
+    y0 = torch.ones(2, dtype=F64)
+    ys = odenet.odeint(lambda t, y: -y, y0, t.double(), method="rk4", step_size=0.25)
     h = 0.25
     r = 1 - h + h**2 / 2 - h**3 / 6 + h**4 / 24
-    assert torch.allclose(ys[-1], torch.full((2,), r**16), rtol=1e-6)
+    assert torch.allclose(ys[-1], torch.full((2,), r**16, dtype=F64), rtol=1e-12)
 
 
 def test_independent_mode_rows_of_float32_times_are_checked_too() -> None:
