@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import NonFiniteState, StepSizeUnderflow
+
 __all__ = ["PIController", "initial_step_size", "rms_norm"]
 
 Norm = Callable[[Tensor], Tensor]
@@ -117,7 +119,15 @@ def initial_step_size(
             y0, f0 = y0.float(), f0.float()
         scale = y0.abs().mul_(rtol).add_(atol)
         d0, d1 = torch.stack([norm(y0 / scale), norm(f0 / scale)]).tolist()  # one sync
+        if not (math.isfinite(d0) and math.isfinite(d1)):
+            raise NonFiniteState(
+                t=t0,
+                dt=0.0,
+                detail=" (y0 or func(t0, y0) is not finite, or overflows when scaled by rtol/atol)",
+            )
         h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+        if h0 == 0.0:  # |func(t0, y0)| so large that no step is representable
+            raise StepSizeUnderflow(t=t0, dt=0.0)
         y1 = torch.add(y0, f0, alpha=direction * h0)
         f1 = field(t0 + direction * h0, y1.to(y0_dtype)).to(y0.dtype)
         d2 = float(norm((f1 - f0).div_(scale))) / h0  # second sync

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -231,3 +233,15 @@ def test_half_precision_needs_a_reachable_tolerance() -> None:
     ys = odenet.odeint(decay, y0, t, rtol=1e-3, atol=1e-4)
     assert ys.dtype == torch.float16
     assert float(ys[-1, 0]) == pytest.approx(0.36788, abs=2e-3)
+
+
+def test_initial_step_with_overflowing_derivative_raises_named_error() -> None:
+    """Hairer's initial step divides by the norm of func(t0, y0): an infinite or overflowing
+    derivative used to raise ZeroDivisionError; it is a NonFiniteState at t0 now."""
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    y0 = torch.full((2,), 1e3, dtype=torch.float64)
+    with pytest.raises(odenet.NonFiniteState, match="func\\(t0, y0\\)") as info:
+        odenet.odeint(lambda t, y: y * 1e305, y0, t)
+    assert info.value.t == 0.0
+    with pytest.raises(odenet.NonFiniteState):
+        odenet.odeint(lambda t, y: y * math.inf, torch.ones(2), t.float())
