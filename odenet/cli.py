@@ -45,6 +45,7 @@ __all__ = [
 
 USAGE_ERROR_STATUS = 2
 CONFIG_MODULE = "odenet.conf"
+MAX_VARIANTS = 16  # compositions check_overrides tries at most (about 0.1 s each)
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
@@ -115,8 +116,10 @@ def command_line_overrides(argv: list[str]) -> list[str] | None:
     return list(args.overrides)
 
 
-def _first_values(overrides: list[str]) -> list[str]:
-    """The overrides with each sweep replaced by its first value, ``hydra.*`` left out."""
+def _sweep_variants(overrides: list[str]) -> list[list[str]]:
+    """Override lists to compose: first, each sweep replaced by its first value; then, for
+    each later value of a sweep of a config group (``solver=rk4,rk5``), the first list with
+    that value (at most :data:`MAX_VARIANTS` lists). ``hydra.*`` overrides are left out."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
@@ -124,19 +127,26 @@ def _first_values(overrides: list[str]) -> list[str]:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except OverrideParseException as exc:
         raise ConfigError(f"cannot parse the overrides {overrides}: {exc}") from None
-    out = []
+    first: list[str] = []
+    later: list[tuple[int, str]] = []  # (position in first, another value's override)
     for o in parsed:
         if o.key_or_group.startswith("hydra"):
             continue
-        if o.is_sweep_override():
-            try:
-                first = next(iter(o.sweep_string_iterator()))
-            except Exception:  # interval(...) and other sweeps a sweeper samples
-                continue
-            out.append(f"{o.get_key_element()}={first}")
-        else:
-            out.append(o.input_line)
-    return out
+        if not o.is_sweep_override():
+            first.append(o.input_line)
+            continue
+        try:
+            values = list(o.sweep_string_iterator())
+        except Exception:  # interval(...) and other sweeps a sweeper samples
+            continue
+        key = o.get_key_element()
+        first.append(f"{key}={values[0]}")
+        if "." not in o.key_or_group:  # a config group (or a top-level key): check them all
+            later += [(len(first) - 1, f"{key}={v}") for v in values[1:]]
+    variants = [first]
+    for position, override in later[: MAX_VARIANTS - 1]:
+        variants.append([*first[:position], override, *first[position + 1 :]])
+    return variants
 
 
 def _compose(config_name: str, overrides: list[str]) -> Any:
@@ -198,8 +208,13 @@ def check_overrides(config_name: str, overrides: list[str]) -> None:
     """Compose ``config_name`` of ``odenet.conf`` with ``overrides`` (the first value of
     each sweep) and raise a one-line :class:`ConfigError` for what Hydra would refuse with
     a multi-line message: an unknown key (with the closest known key), an unknown config
-    group option (with the choices), an override that cannot be parsed."""
-    plain = _first_values(overrides)
+    group option (with the choices; every value of a swept group is checked), an override
+    that cannot be parsed."""
+    for plain in _sweep_variants(overrides):
+        _compose_or_raise(config_name, plain)
+
+
+def _compose_or_raise(config_name: str, plain: list[str]) -> None:
     try:
         _compose(config_name, plain)
     except MissingConfigException as exc:

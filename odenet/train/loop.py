@@ -222,7 +222,8 @@ def evaluate(
     total: dict[str, torch.Tensor] = {}
     nfe = batches = 0
     for batch in loader:
-        _, stats = objective.loss(model, _to(batch, device))
+        with _solver_failures_diverge("the evaluation"):
+            _, stats = objective.loss(model, _to(batch, device))
         nfe += _nfe(blocks, "nfe_forward")
         _sum_stats(total, stats)
         batches += 1
@@ -398,12 +399,12 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path,
             stats = train_epoch(
                 net, objective, train_loader, state.optimizer, device, info, clip, desc
             )
+            stats.update(evaluate(state.model, objective, test_loader, device))
         except NonFiniteLoss as exc:
             if OmegaConf.select(cfg, "trainer.on_nonfinite_loss", default="raise") == "raise":
                 raise
             _record_divergence(state, logger, str(exc))
             break
-        stats.update(evaluate(state.model, objective, test_loader, device))
         if state.scheduler is not None:
             state.scheduler.step()
         state.epoch += 1

@@ -202,7 +202,7 @@ def test_a_solver_failure_in_training_is_a_divergence() -> None:
 
     from odenet.errors import MaxStepsReached, NonFiniteLoss
     from odenet.train.distributed import DistInfo
-    from odenet.train.loop import train_epoch
+    from odenet.train.loop import evaluate, train_epoch
     from odenet.train.objectives import objective_for
 
     model = _FailingSolve()
@@ -214,3 +214,5 @@ def test_a_solver_failure_in_training_is_a_divergence() -> None:
             model, objective, loader, optimizer, torch.device("cpu"), DistInfo(), None, "epoch 1/1"
         )
     assert isinstance(e.value.__cause__, MaxStepsReached)
+    with pytest.raises(NonFiniteLoss, match=r"ODE solve failed at the evaluation"):
+        evaluate(model, objective, loader, torch.device("cpu"))

@@ -191,6 +191,15 @@ def test_mistyped_key_in_a_sweep(cli, tmp_path: Path) -> None:
     assert "did you mean 'trainer.epochs'?" in _one_line(status, err, "odenet-train: config")
 
 
+def test_unknown_group_option_later_in_a_sweep(cli, tmp_path: Path) -> None:
+    """Every value of a swept group is checked before the first job runs."""
+    args = ["-m", *TINY, "solver=rk4,rk5", f"hydra.sweep.dir={tmp_path}"]
+    status, _, err = cli(args)
+    line = _one_line(status, err, "odenet-train: config error: unknown solver 'rk5'")
+    assert "did you mean solver=rk4?" in line
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # no job ran
+
+
 _HOLDER = """
 import sys, time
 from odenet.runs.lock import RunDirLock
