@@ -235,7 +235,7 @@ class AdamsMethod(LoopMethod):
                 hit = events.check(self, t, dt, y, y1, [f], f1)  # type: ignore[arg-type]
                 if hit is not None:
                     raw.event_t, raw.event_y = hit
-                    _emit_outputs(raw, times, idx, self, t, hit[0], d, y, hit[1], [f], f1)  # type: ignore[arg-type]
+                    _emit_outputs(raw, times, idx, self, t, hit[0], d, y, hit[1], [f], f1, (dt, y1))  # type: ignore[arg-type]
                     break
             idx = _emit_outputs(raw, times, idx, self, t, t_new, d, y, y1, [f], f1)  # type: ignore[arg-type]
             if raw.steps is not None:
