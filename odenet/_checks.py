@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .solvers import PIController, RungeKutta, get_method, rms_norm
+from .solvers import Method, PIController, get_method, rms_norm
 from .solvers.integrate import AdaptiveConfig
 
 __all__ = [
     "FlatState",
+    "check_differentiable",
     "check_func",
     "check_method",
     "check_options",
@@ -190,8 +191,23 @@ def check_precision(rtol: float, dtype: torch.dtype) -> None:
         )
 
 
-def check_method(method: object) -> RungeKutta:
+def check_method(method: object) -> Method:
     return get_method(method)  # type: ignore[arg-type]
+
+
+def check_differentiable(method: Method, y0: Tensor, t: Tensor, func: object) -> None:
+    """A method that solves outside autograd refuses inputs that ask for gradients."""
+    if method.differentiable or not torch.is_grad_enabled():
+        return
+    asking = [name for name, x in (("y0", y0), ("t", t)) if x.requires_grad]
+    if isinstance(func, torch.nn.Module) and any(p.requires_grad for p in func.parameters()):
+        asking.append("the parameters of func")
+    if asking:
+        raise ValueError(
+            f"method={method.name!r} solves outside autograd and cannot give gradients, "
+            f"but {', '.join(asking)} require grad. Solve under torch.no_grad() (or pass "
+            "y0.detach(), t.detach()), or choose a differentiable method such as 'dopri5'"
+        )
 
 
 def _positive(name: str, value: object) -> float:
@@ -217,16 +233,23 @@ def _times(name: str, value: object) -> tuple[float, ...]:
 
 
 def merge_options(
-    options: Mapping[str, object] | None, method: RungeKutta, **explicit: object
+    options: Mapping[str, object] | None, method: Method, **explicit: object
 ) -> dict[str, object]:
     """Join keyword arguments and torchdiffeq-style ``options``; unknown keys raise."""
     if options is not None and not isinstance(options, Mapping):
         raise TypeError(f"options must be a dict or None; got {type(options).__name__}")
     opts = dict(options or {})
-    valid = ADAPTIVE_OPTIONS if method.adaptive else FIXED_OPTIONS
+    own = getattr(method, "valid_options", None)  # a LoopMethod may honour fewer keys
+    valid = own if own is not None else ADAPTIVE_OPTIONS if method.adaptive else FIXED_OPTIONS
     for key in opts:
         if key in valid:
             continue
+        if own is not None:
+            raise ValueError(
+                f"options[{key!r}] is not supported by method={method.name!r}; valid keys: "
+                f"{sorted(valid)} (settings of the method itself are arguments of its "
+                f"class, e.g. method=odenet.solvers.{type(method).__name__}(...))"
+            )
         if key in ADAPTIVE_OPTIONS | FIXED_OPTIONS:
             kind = "adaptive" if key in ADAPTIVE_OPTIONS else "fixed-step"
             raise ValueError(
@@ -244,6 +267,11 @@ def merge_options(
             raise ValueError(
                 f"{key} given twice (argument {value!r}, options {opts[key]!r}); give it once"
             )
+        if key not in valid and own is not None:
+            raise ValueError(
+                f"{key}={value!r} is not supported by method={method.name!r}; valid "
+                f"settings: {sorted(valid)}"
+            )
         if key not in valid:
             raise ValueError(
                 f"{key}={value!r} applies to "
@@ -256,7 +284,7 @@ def merge_options(
 
 
 def check_options(
-    opts: Mapping[str, object], method: RungeKutta, rtol: float, atol: float
+    opts: Mapping[str, object], method: Method, rtol: float, atol: float
 ) -> AdaptiveConfig:
     """An :class:`AdaptiveConfig` from merged options (adaptive methods only)."""
     ctrl = PIController(
@@ -296,7 +324,7 @@ def step_hook(opts: Mapping[str, object], key: str) -> Callable[..., object] | N
     return hook  # type: ignore[return-value]
 
 
-def fixed_grid(opts: Mapping[str, object], method: RungeKutta, t0: float, t1: float) -> list[float]:
+def fixed_grid(opts: Mapping[str, object], method: Method, t0: float, t1: float) -> list[float]:
     """The step grid of a fixed-step method: ``t0 + k h`` then ``t1`` (last step may be shorter).
 
     ``opts["grid"]`` gives the grid explicitly (from ``t0`` to ``t1``, strictly monotonic).

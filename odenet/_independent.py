@@ -118,6 +118,11 @@ def _check_supported(
             f"batch_mode='independent' needs y0 of shape (batch, *state) with batch >= 1; "
             f"got shape {tuple(flat.y0.shape)}"
         )
+    if not isinstance(solver, RungeKutta):
+        raise ValueError(
+            f"batch_mode='independent' runs explicit Runge--Kutta methods only; got "
+            f"method={solver.name!r}. Use batch_mode='joint' or a method such as 'dopri5'"
+        )
     if not solver.adaptive:
         raise ValueError(
             f"batch_mode='independent' needs an adaptive method; method={solver.name!r} is "

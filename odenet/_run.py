@@ -21,10 +21,11 @@ from ._checks import (
 )
 from .errors import MaxStepsReached, NonFiniteState
 from .solution import DenseOutput, Stats
-from .solvers import RungeKutta
+from .solvers import LoopMethod, Method
 from .solvers.field import CountingField
 from .solvers.integrate import RawSolution, integrate_adaptive, integrate_fixed
 from .solvers.interpolation import LinearOutputs
+from .solvers.method import LoopSettings
 
 __all__ = ["Plan", "check_finite", "dense_from_raw", "integrate_rk", "stats_from_raw"]
 
@@ -33,9 +34,9 @@ Field = Callable[[Tensor, Tensor], Tensor]
 
 @dataclass(frozen=True)
 class Plan:
-    """A resolved Runge--Kutta method with its merged options and tolerances."""
+    """A resolved method with its merged options and tolerances."""
 
-    solver: RungeKutta
+    solver: Method
     opts: Mapping[str, object]
     rtol: float
     atol: float
@@ -53,6 +54,9 @@ def integrate_rk(
 ) -> tuple[RawSolution, int]:
     """Solve ``field`` from ``y0`` at ``times`` with the fixed or adaptive loop.
 
+    A :class:`~odenet.solvers.LoopMethod` (Adams, scipy) runs its own loop instead, with
+    the same grid (fixed-step) or tolerances (adaptive), events and dense output.
+
     Args:
         field: ``field(t, y)`` on the flat state ``y`` (shape of ``y0``); its first output is
             checked against ``y0``'s shape and dtype.
@@ -69,6 +73,8 @@ def integrate_rk(
     direction = 1.0 if times[-1] > times[0] else -1.0
     k0 = fld(fld.nudge(times[0], direction) if perturb else times[0], y0)
     check_output(k0, y0)
+    if isinstance(plan.solver, LoopMethod):
+        return _integrate_own_loop(fld, y0, k0, times, plan, dense, event_fn), fld.nfe
     if plan.solver.adaptive:
         check_precision(plan.rtol, y0.dtype)
         cfg = check_options(plan.opts, plan.solver, plan.rtol, plan.atol)
@@ -90,6 +96,32 @@ def integrate_rk(
     return raw, fld.nfe
 
 
+def _integrate_own_loop(
+    fld: CountingField,
+    y0: Tensor,
+    k0: Tensor,
+    times: list[float],
+    plan: Plan,
+    dense: bool,
+    event_fn: Callable[[Tensor, Tensor], Tensor] | None,
+) -> RawSolution:
+    method: LoopMethod = plan.solver  # type: ignore[assignment]
+    if method.adaptive:
+        check_precision(plan.rtol, y0.dtype)
+        check_options(plan.opts, method, plan.rtol, plan.atol)  # validates the values
+        grid = None
+    else:
+        grid = fixed_grid(plan.opts, method, times[0], times[-1])  # type: ignore[arg-type]
+    settings = LoopSettings(grid, plan.opts, plan.rtol, plan.atol)
+    raw = method.solve_raw(fld, y0, k0, times, settings, dense, event_fn)
+    check_finite(raw.ys, times, raw.last_step)
+    if grid is not None and math.isinf(times[-1]) and raw.event_t is None:
+        raise MaxStepsReached(
+            t=grid[-1], dt=grid[-1] - grid[-2], max_steps=len(grid) - 1, t_end=times[-1]
+        )
+    return raw
+
+
 def check_finite(ys: list[Tensor], times: list[float], dt: float) -> None:
     """Fixed steps cannot shrink: raise NonFiniteState at the first non-finite output."""
     with torch.no_grad():
@@ -107,7 +139,7 @@ def stats_from_raw(raw: RawSolution, nfe: int) -> Stats:
 
 def dense_from_raw(
     raw: RawSolution,
-    solver: RungeKutta,
+    solver: Method,
     unpack: Callable[[Tensor], object],
     times: list[float],
 ) -> DenseOutput | None:

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from ._checks import (
     FlatState,
+    check_differentiable,
     check_func,
     check_method,
     check_t,
@@ -23,7 +24,7 @@ from ._run import Plan, dense_from_raw, integrate_rk, stats_from_raw
 from .event_grad import differentiable_event
 from .gradients.time_grad import attach_output_times, attach_start_time, wants_time_grad
 from .solution import Solution
-from .solvers import RungeKutta
+from .solvers import Method
 from .solvers.integrate import RawSolution
 
 __all__ = ["odeint", "solve"]
@@ -38,7 +39,7 @@ def solve(
     y0: State,
     t: Tensor,
     *,
-    method: str | RungeKutta = "dopri5",
+    method: str | Method = "dopri5",
     rtol: float = 1e-7,
     atol: float = 1e-9,
     step_size: float | None = None,
@@ -65,8 +66,10 @@ def solve(
         t: 1-D floating tensor of output times, strictly increasing or decreasing, on
             ``y0``'s device; ``t[0]`` is the initial time.
         method: a name (``euler, midpoint, heun, heun3, rk4`` fixed-step; ``adaptive_heun,
-            fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive) or a
-            :class:`~odenet.solvers.RungeKutta` instance.
+            fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive; ``explicit_adams,
+            implicit_adams`` fixed-step multistep; ``scipy_solver`` scipy's integrators,
+            no gradients) or a :class:`~odenet.solvers.Method` instance such as
+            ``Dopri5()`` or ``ImplicitAdams(max_order=5)``.
         rtol, atol: relative and absolute tolerances of the adaptive error control: a
             step is accepted when the RMS of ``err / (atol + rtol * max(|y0|, |y1|))`` is
             at most 1.
@@ -152,6 +155,7 @@ def solve(
         return strategy.solve(problem.configured(options, event_fn, dense))
     # -- end of gradient strategy dispatch --
     solver = check_method(method)
+    check_differentiable(solver, flat.y0, t, func)
     opts = merge_options(
         options,
         solver,
@@ -179,7 +183,7 @@ def odeint(
     y0: State,
     t: Tensor,
     *,
-    method: str | RungeKutta = "dopri5",
+    method: str | Method = "dopri5",
     rtol: float = 1e-7,
     atol: float = 1e-9,
     step_size: float | None = None,
@@ -247,7 +251,7 @@ def _build_solution(
     nfe: int,
     t: Tensor,
     flat: FlatState,
-    solver: RungeKutta,
+    solver: Method,
     times: list[float],
     event_t: Tensor | None = None,
 ) -> Solution:

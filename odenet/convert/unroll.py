@@ -26,7 +26,7 @@ from torch import nn
 from odenet.convert.field import InterpolatedResidualField
 from odenet.convert.registry import BlockRule
 from odenet.nn.ode_block import ODEBlock
-from odenet.solvers import ButcherTableau, get_method
+from odenet.solvers import ButcherTableau, RungeKutta, get_method
 
 IDENTITY_TOLERANCE = 1e-12
 """A step factor ``h / h_L`` this close to 1 keeps the block unchanged."""
@@ -151,6 +151,11 @@ def unroll_block(block: ODEBlock, steps: int, method: str = "euler") -> list[nn.
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be a positive int; got {steps!r}. Pass e.g. steps=8.")
     rk = get_method(method)
+    if not isinstance(rk, RungeKutta):
+        raise ValueError(
+            f"method={method!r} is not a one-step Runge--Kutta method; ode_to_resnet unrolls "
+            "one step into one block. Use 'euler', 'midpoint', 'heun' or 'rk4'."
+        )
     if rk.adaptive:
         raise ValueError(
             f"method={method!r} is adaptive; ode_to_resnet unrolls a fixed number of steps. "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .._checks import check_method, merge_options
+from .._checks import check_differentiable, check_method, merge_options
 from .._run import Plan, check_finite, dense_from_raw, integrate_rk, stats_from_raw
 from ..solution import DenseOutput, Solution, Stats
 from ..solvers.integrate import RawSolution
@@ -28,6 +28,7 @@ __all__ = [
 def plan_rk(problem: Problem) -> Plan:
     """Resolve ``problem.method`` and merge ``options`` with the keyword settings."""
     solver = check_method(problem.method)
+    check_differentiable(solver, problem.flat.y0, problem.t, problem.func)
     opts = merge_options(problem.options, solver, **problem.explicit)
     return Plan(solver, opts, problem.rtol, problem.atol)
 

@@ -12,9 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from .._checks import FlatState, wrap_tuple_func
+from ..solvers import get_method
 
 __all__ = ["GradientStrategy", "Problem", "find_params", "method_name"]
 
@@ -138,10 +140,30 @@ class GradientStrategy(ABC):
                 f"gradient='reversible'; got gradient={self.name!r}. Pass "
                 "gradient='reversible', or choose a Runge--Kutta method such as 'heun'"
             )
+        self._check_method_capability(method)
         if event_fn is not None and not self.supports_events:
             raise ValueError(
                 f"event_fn is supported with gradient='autograd' only; got "
                 f"gradient={self.name!r}. Drop event_fn or use gradient='autograd'"
+            )
+
+    def _check_method_capability(self, method: object) -> None:
+        """A method that names the strategies it works with (e.g. Adams: autograd and
+        adjoint; scipy_solver: none) refuses the others while grad mode is on (under
+        ``torch.no_grad()`` every strategy runs a plain solve)."""
+        if not torch.is_grad_enabled():
+            return
+        try:
+            solver = get_method(method)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return  # an unknown method is reported where it is resolved
+        if self.name == "autograd" and not solver.differentiable:
+            return  # the plain solve; check_differentiable refuses inputs asking for grads
+        if self.name not in solver.gradients:
+            works = sorted(solver.gradients) or "no gradient strategy (it solves outside autograd)"
+            raise ValueError(
+                f"method={solver.name!r} does not support gradient={self.name!r}; it works "
+                f"with {works}. Choose one of those, or a Runge--Kutta method such as 'dopri5'"
             )
 
     def takes_over(self, method: object, t: Tensor, event_fn: object) -> bool:

@@ -28,31 +28,28 @@ import math
 import torch
 from torch import nn
 
-PARAMETRISATIONS: tuple[str, ...] = ("standard", "depth_mup")
-OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
+# The constants and multipliers live below both odenet.limits and odenet.models (which
+# applies them), so that neither package imports the other; they are re-exported here.
+from odenet._depth_scaling import (
+    OPTIMIZERS,
+    PARAMETRISATIONS,
+    depth_mup_branch_multiplier,
+    hidden_lr_multiplier,
+)
+from odenet._depth_scaling import (
+    check_choice as _check_choice,
+)
 
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}; got {name}={value!r}.")
-    return value
-
-
-def depth_mup_branch_multiplier(depth: int) -> float:
-    """1 / sqrt(L): the Depth-muP block multiplier (a = 1)."""
-    if not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth must be a positive int; got depth={depth!r}.")
-    return 1.0 / math.sqrt(depth)
-
-
-def hidden_lr_multiplier(depth: int, optimizer: str, parametrisation: str = "depth_mup") -> float:
-    """Factor on the base lr for residual-block parameters: 1 for the standard
-    parametrisation and for Depth-muP with SGD, 1/sqrt(L) for Depth-muP with Adam."""
-    _check_choice("optimizer", optimizer, OPTIMIZERS)
-    _check_choice("parametrisation", parametrisation, PARAMETRISATIONS)
-    if parametrisation == "standard" or optimizer == "sgd":
-        return 1.0
-    return depth_mup_branch_multiplier(depth)
+__all__ = [
+    "OPTIMIZERS",
+    "PARAMETRISATIONS",
+    "build_mlp_resnet",
+    "check_branch_multiplier",
+    "depth_mup_branch_multiplier",
+    "hidden_lr_multiplier",
+    "make_optimizer",
+    "param_groups",
+]
 
 
 def _blocks(model: nn.Module) -> nn.Module:
@@ -100,9 +97,9 @@ def param_groups(
             multiplier, scales the block lr for Adam).
 
     Returns:
-        [{"params": stem+head, "lr": eta, "name": "input_output"},
-         {"params": blocks, "lr": eta * m, "name": "hidden_blocks"}] with
-        m = :func:`hidden_lr_multiplier`.
+        Two groups, ``{"params": stem + head, "lr": eta, "name": "input_output"}`` and
+        ``{"params": blocks, "lr": eta * m, "name": "hidden_blocks"}`` with
+        ``m = hidden_lr_multiplier(depth, optimizer, parametrisation)``.
     """
     if not lr > 0:
         raise ValueError(f"lr must be > 0; got lr={lr!r}.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from odenet.limits.depth_mup import OPTIMIZERS, PARAMETRISATIONS, hidden_lr_multiplier
+from odenet._depth_scaling import OPTIMIZERS, PARAMETRISATIONS, hidden_lr_multiplier
 from odenet.nn._checks import check_choice
 
 

@@ -11,13 +11,17 @@ from .controller import PIController, rms_norm
 from .dopri5 import Dopri5
 from .dopri8 import Dopri8
 from .euler import Euler
+from .explicit_adams import ExplicitAdams
 from .fehlberg2 import Fehlberg2
 from .heun import Heun
 from .heun3 import Heun3
+from .implicit_adams import ImplicitAdams
+from .method import LoopMethod, Method
 from .midpoint import Midpoint
 from .rk4 import RK4
 from .rk38 import RK38
 from .runge_kutta import RungeKutta
+from .scipy_solver import ScipySolver
 from .tableau import ButcherTableau
 from .tsit5 import Tsit5
 
@@ -31,23 +35,29 @@ __all__ = [
     "Dopri5",
     "Dopri8",
     "Euler",
+    "ExplicitAdams",
     "Fehlberg2",
     "Heun",
     "Heun3",
+    "ImplicitAdams",
+    "LoopMethod",
+    "Method",
     "Midpoint",
     "PIController",
     "RungeKutta",
+    "ScipySolver",
     "Tsit5",
     "get_method",
     "rms_norm",
 ]
 
 #: The string shortcuts: ``method="dopri5"`` means ``method=Dopri5()``.
-METHODS: dict[str, type[RungeKutta]] = {
+METHODS: dict[str, type[Method]] = {
     cls.name: cls
     for cls in (
         Euler, Midpoint, Heun, Heun3, RK4,
         AdaptiveHeun, Fehlberg2, Bosh3, Dopri5, Tsit5, Dopri8,
+        ExplicitAdams, ImplicitAdams, ScipySolver,
     )
 }  # fmt: skip
 METHODS[RK38.name] = RK38
@@ -58,22 +68,23 @@ ALIASES: dict[str, str] = {"heun2": "heun"}
 
 # methods are stateless: one shared instance per name saves rebuilding the coefficient
 # tables on every solve
-_INSTANCES: dict[str, RungeKutta] = {}
+_INSTANCES: dict[str, Method] = {}
 
 
-def get_method(method: str | RungeKutta | None) -> RungeKutta:
+def get_method(method: str | Method | type[Method] | None) -> Method:
     """The method object for a string shortcut or an instance (``None``: dopri5, as in
     torchdiffeq).
 
     Raises:
         ValueError: for an unknown name (the message lists the valid ones).
-        TypeError: for anything that is neither a string nor a RungeKutta instance.
+        TypeError: for anything that is neither a string nor a :class:`Method`
+            (a Runge--Kutta method or a :class:`LoopMethod` such as ``ExplicitAdams()``).
     """
     if method is None:  # torchdiffeq's default
         method = "dopri5"
-    if isinstance(method, RungeKutta):
+    if isinstance(method, Method):
         return method
-    if isinstance(method, type) and issubclass(method, RungeKutta):
+    if isinstance(method, type) and issubclass(method, Method):
         return method()
     if isinstance(method, str):
         key = ALIASES.get(method.lower(), method.lower())

@@ -16,6 +16,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from .method import Method
 from .tableau import ButcherTableau
 
 __all__ = ["RungeKutta"]
@@ -58,7 +59,7 @@ def _weighted_sum(ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Tensor:
     return out
 
 
-class RungeKutta:
+class RungeKutta(Method):
     """An explicit Runge--Kutta method defined by a Butcher tableau.
 
     Class attributes set by each method:
