@@ -234,3 +234,16 @@ def test_scipy_solver_option_reaches_the_method(solver: str) -> None:
     ref = torchdiffeq.odeint(f, y0, t, method="scipy_solver", options=opts, rtol=1e-8, atol=1e-10)
     assert not ours.requires_grad  # as torchdiffeq: scipy gives no gradients
     torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-8)
+
+
+def test_odeint_dense_matches_torchdiffeq() -> None:
+    f, y0 = Linear(), y0_batch()
+    t0, t1 = torch.tensor(0.0, dtype=torch.float64), torch.tensor(2.0, dtype=torch.float64)
+    ours = tdq.odeint_dense(f, y0, t0, t1, rtol=1e-9, atol=1e-11)
+    ref = torchdiffeq.odeint_dense(f, y0, t0, t1, rtol=1e-9, atol=1e-11)
+    t_eval = torch.tensor([0.3, 1.1, 1.9], dtype=torch.float64)
+    truth = torchdiffeq.odeint(f, y0, torch.cat([t0[None], t_eval]), rtol=1e-12, atol=1e-12)[1:]
+    ref_values = torch.stack([ref(x) for x in t_eval])  # torchdiffeq's takes scalars only
+    torch.testing.assert_close(ours(t_eval), ref_values, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(ours(t_eval[1]), ref(t_eval[1]), rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(ours(t_eval), truth, rtol=1e-6, atol=1e-7)
