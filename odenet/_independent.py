@@ -171,6 +171,11 @@ def _check_config(cfg: AdaptiveConfig) -> None:
             "options 'step_t'/'jump_t' are not supported with batch_mode='independent'; "
             "use batch_mode='joint'"
         )
+    if cfg.on_step is not None or cfg.on_accept is not None or cfg.on_reject is not None:
+        raise ValueError(
+            "options 'on_step'/'on_accept'/'on_reject' (step hooks) are not supported with "
+            "batch_mode='independent' (every sample steps on its own); use batch_mode='joint'"
+        )
     if cfg.norm is not rms_norm:
         raise ValueError(
             "options['norm'] is not supported with batch_mode='independent' (the error norm "

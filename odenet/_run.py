@@ -118,6 +118,10 @@ def _integrate_own_loop(
     settings = LoopSettings(grid, plan.opts, plan.rtol, plan.atol)
     raw = method.solve_raw(fld, y0, k0, times, settings, dense, event_fn)
     check_finite(raw.ys, times, raw.last_step)
+    if grid is not None and math.isinf(times[-1]) and raw.event_t is None:
+        raise MaxStepsReached(
+            t=grid[-1], dt=grid[-1] - grid[-2], max_steps=len(grid) - 1, t_end=times[-1]
+        )
     return raw
 
 

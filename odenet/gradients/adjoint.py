@@ -242,6 +242,11 @@ class Adjoint(GradientStrategy):
             return abs(problem.times[-1] - problem.times[0]) / int(opts["n_steps"])  # type: ignore[call-overload]
         if not forward.solver.adaptive:  # neither step_size nor n_steps: fixed_grid names the fix
             fixed_grid(opts, forward.solver, problem.times[0], problem.times[-1])
+            raise ValueError(
+                "the forward solve steps on an explicit options['grid'], which the backward "
+                "solve cannot reuse interval by interval; give the backward step size, e.g. "
+                "Adjoint(options={'step_size': 0.01})"
+            )
         raise ValueError(
             "the adjoint method is fixed-step but the forward solve is adaptive; give the "
             "backward step size, e.g. Adjoint(method='rk4', options={'step_size': 0.01})"

@@ -43,7 +43,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from .integrate import RawSolution, StepRecord, _emit_outputs, _EventTracker
+from .field import CountingField
+from .integrate import RawSolution, StepRecord, _emit_outputs, _EventTracker, _one_sided
 from .method import EventFn, LoopMethod, LoopSettings, step_stats
 from .runge_kutta import RungeKutta, hermite
 from .tableau import ButcherTableau
@@ -53,6 +54,7 @@ __all__ = [
     "AdamsMethod",
     "adams_bashforth_coefficients",
     "adams_moulton_coefficients",
+    "global_order",
 ]
 
 #: highest ``max_order`` accepted (torchdiffeq's bound)
@@ -124,6 +126,13 @@ def _check_int(name: str, value: object, low: int, high: int | None) -> int:
     return value
 
 
+def global_order(max_order: int, implicit: bool) -> int:
+    """Convergence order of a whole solve, bounded by the start-up (module docstring)."""
+    if max_order <= _MIN_HISTORY:
+        return 4  # every step is the 3/8 rule
+    return min(max_order, 5) if implicit else min(max_order - 1, 4)
+
+
 class AdamsMethod(LoopMethod):
     """Shared loop of :class:`~odenet.solvers.ExplicitAdams` and
     :class:`~odenet.solvers.ImplicitAdams` (fixed grid; see the module docstring).
@@ -137,7 +146,7 @@ class AdamsMethod(LoopMethod):
     adaptive = False
     order: ClassVar[int] = 4
     valid_options: ClassVar[frozenset[str] | None] = frozenset(
-        {"step_size", "n_steps", "max_num_steps"}
+        {"step_size", "n_steps", "max_num_steps", "grid", "perturb"}
     )
     gradients: ClassVar[frozenset[str]] = frozenset({"autograd", "adjoint"})
     implicit: ClassVar[bool]
@@ -148,10 +157,7 @@ class AdamsMethod(LoopMethod):
     def __init__(self, max_order: int = MAX_ORDER, max_iters: int = 4) -> None:
         self.max_order = _check_int("max_order", max_order, 1, MAX_ORDER)
         self.max_iters = _check_int("max_iters", max_iters, 1, None)
-        if self.max_order <= _MIN_HISTORY:
-            self.order = 4  # type: ignore[misc]
-        else:  # global order of a solve, bounded by the start-up (module docstring)
-            self.order = min(self.max_order, 5) if self.implicit else min(self.max_order - 1, 4)  # type: ignore[misc]
+        self.order = global_order(self.max_order, self.implicit)  # type: ignore[misc]
         if self.max_order < _MIN_HISTORY + 1:
             warnings.warn(
                 f"max_order={max_order} is below {_MIN_HISTORY + 1}: every step of "
@@ -164,7 +170,7 @@ class AdamsMethod(LoopMethod):
     # -- one step ---------------------------------------------------------------------
     def _advance(
         self,
-        fld: object,
+        fld: CountingField,
         t: float,
         y: Tensor,
         dt: float,
@@ -175,7 +181,7 @@ class AdamsMethod(LoopMethod):
         """``y(t + dt)`` from the history ``f_n, f_{n-1}, ...`` (newest first)."""
         k = min(len(history), self.max_order - 1)
         if k < _MIN_HISTORY:
-            y1, _ = _STARTER.step(fld, t, y, dt, history[0])  # type: ignore[arg-type]
+            y1, _ = _STARTER.step(fld, t, y, dt, history[0])
             return y1
         dy = _weighted(history, self._beta[k], dt)
         if self.implicit:
@@ -183,7 +189,7 @@ class AdamsMethod(LoopMethod):
             known = _weighted(history, gamma, dt, skip=1)
             for _ in range(self.max_iters):
                 previous = dy
-                f_new = fld(t + dt, y + dy)  # type: ignore[operator]
+                f_new = fld(t + dt, y + dy)
                 dy = torch.add(known, f_new, alpha=gamma[0] * dt)
                 if _converged(previous, dy, rtol, atol):
                     break
@@ -201,7 +207,7 @@ class AdamsMethod(LoopMethod):
     # -- the loop ---------------------------------------------------------------------
     def solve_raw(
         self,
-        fld: object,
+        fld: CountingField,
         y0: Tensor,
         k0: Tensor,
         times: list[float],
@@ -215,14 +221,17 @@ class AdamsMethod(LoopMethod):
             raise ValueError(f"method {self.name!r} is fixed-step and needs a step grid")
         d = 1.0 if times[-1] > times[0] else -1.0
         raw = RawSolution(ys=[y0], steps=[] if dense else None)
-        events = _EventTracker(event_fn, fld, times[0], y0) if event_fn is not None else None  # type: ignore[arg-type]
+        events = None if event_fn is None else _EventTracker(event_fn, fld, times[0], y0)
         history: deque[Tensor] = deque(maxlen=max(self.max_order - 1, 1))
         idx, t, y, f = 1, grid[0], y0, k0
         last = len(grid) - 1
+        # perturb: every step samples func just inside its ends (k0 was taken just after t0)
+        perturb = bool(settings.opts.get("perturb", False))
         for n, t_new in enumerate(grid[1:], start=1):
             dt = t_new - t
             history.appendleft(f)
-            y1 = self._advance(fld, t, y, dt, history, settings.rtol, settings.atol)
+            step_fld = _one_sided(fld, t, t_new) if perturb else fld  # type: ignore[arg-type]
+            y1 = self._advance(step_fld, t, y, dt, history, settings.rtol, settings.atol)
             raw.n_accepted += 1
             need_f1 = (
                 n < last
@@ -230,12 +239,15 @@ class AdamsMethod(LoopMethod):
                 or events is not None
                 or (idx < len(times) and (times[idx] - t_new) * d < 0.0)
             )
-            f1 = fld(t_new, y1) if need_f1 else None  # type: ignore[operator]
+            t_f1 = fld.nudge(t_new, d) if perturb and n < last else t_new  # next step's start
+            f1 = fld(t_f1, y1) if need_f1 else None
             if events is not None:
+                # the tracker and the output helper take any object with ``interpolate``
                 hit = events.check(self, t, dt, y, y1, [f], f1)  # type: ignore[arg-type]
                 if hit is not None:
                     raw.event_t, raw.event_y = hit
-                    _emit_outputs(raw, times, idx, self, t, hit[0], d, y, hit[1], [f], f1)  # type: ignore[arg-type]
+                    te, ye = hit
+                    _emit_outputs(raw, times, idx, self, t, te, d, y, ye, [f], f1, (dt, y1))  # type: ignore[arg-type]
                     break
             idx = _emit_outputs(raw, times, idx, self, t, t_new, d, y, y1, [f], f1)  # type: ignore[arg-type]
             if raw.steps is not None:

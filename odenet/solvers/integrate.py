@@ -144,16 +144,21 @@ def _emit_outputs(
     y1: Tensor,
     ks: list[Tensor],
     f1: Tensor | None,
+    step: tuple[float, Tensor] | None = None,
 ) -> int:
-    """Append outputs for requested times in ``(t, t_new]``; return the next index."""
-    dt = t_new - t
+    """Append outputs for requested times in ``(t, t_new]``; return the next index.
+
+    ``step=(dt, y_end)``: the step taken, when ``t_new`` (with state ``y1``) ends it early
+    at an event; times before ``t_new`` are then interpolated on that whole step.
+    """
+    dt, y_end = step if step is not None else (t_new - t, y1)
     n = len(t_out)
     while idx < n and (t_out[idx] - t_new) * d <= 0.0:
         tau = t_out[idx]
         if tau == t_new:
             raw.ys.append(y1)
         else:
-            raw.ys.append(method.interpolate((tau - t) / dt, y, y1, ks, dt, f1))
+            raw.ys.append(method.interpolate((tau - t) / dt, y, y_end, ks, dt, f1))
         idx += 1
     return idx
 
@@ -246,7 +251,9 @@ def integrate_fixed(
             hit = events.check(method, t, dt, y, y1, ks, f1)
             if hit is not None:
                 raw.event_t, raw.event_y = hit
-                _emit_outputs(raw, t_out, idx, method, t, hit[0], d, y, hit[1], ks, f1)
+                _emit_outputs(
+                    raw, t_out, idx, method, t, hit[0], d, y, hit[1], ks, f1, step=(dt, y1)
+                )
                 break
         if idx < n_out and (t_out[idx] - t_new) * d <= 0.0:
             idx = _emit_outputs(raw, t_out, idx, method, t, t_new, d, y, y1, ks, f1)
@@ -371,7 +378,9 @@ def integrate_adaptive(
             hit = events.check(method, t, dt, y, y1, ks, f1)
             if hit is not None:
                 raw.event_t, raw.event_y = hit
-                _emit_outputs(raw, t_out, idx, method, t, hit[0], d, y, hit[1], ks, f1)
+                _emit_outputs(
+                    raw, t_out, idx, method, t, hit[0], d, y, hit[1], ks, f1, step=(dt, y1)
+                )
                 return raw
         idx = _emit_outputs(raw, t_out, idx, method, t, t_new, d, y, y1, ks, f1)
         if raw.steps is not None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ..errors import MaxStepsReached, SolverError
+from .field import CountingField
 from .integrate import RawSolution
 from .method import EventFn, LoopMethod, LoopSettings
 
@@ -80,7 +81,7 @@ class ScipySolver(LoopMethod):
 
     def solve_raw(
         self,
-        fld: object,
+        fld: CountingField,
         y0: Tensor,
         k0: Tensor,
         times: list[float],
@@ -125,7 +126,9 @@ class ScipySolver(LoopMethod):
                 idx = stop
         return raw
 
-    def _build(self, fld: object, y0: Tensor, times: list[float], settings: LoopSettings) -> object:
+    def _build(
+        self, fld: CountingField, y0: Tensor, times: list[float], settings: LoopSettings
+    ) -> Any:
         from scipy import integrate  # lazy: scipy is only needed for this method
 
         shape = y0.shape
@@ -133,7 +136,7 @@ class ScipySolver(LoopMethod):
         def fun(t: float, y: np.ndarray) -> np.ndarray:
             state = torch.from_numpy(np.ascontiguousarray(y)).to(y0.device, y0.dtype)
             with torch.no_grad():
-                out = fld(float(t), state.reshape(shape))  # type: ignore[operator]
+                out = fld(float(t), state.reshape(shape))
             return out.detach().reshape(-1).cpu().double().numpy()
 
         kwargs: dict[str, object] = {"rtol": settings.rtol, "atol": settings.atol}

@@ -1,18 +1,26 @@
 """A torchdiffeq 0.2.5 drop-in on odenet's engine: ``import odenet.torchdiffeq as torchdiffeq``.
 
-:func:`odeint`, :func:`odeint_adjoint` and :func:`odeint_event` take torchdiffeq's
-arguments and follow its semantics (fixed-step methods without ``step_size`` step on the
-output times, open-ended event search, ``grid_constructor``, ``perturb``, callbacks, the
-adjoint's augmented norms and zero gradients for unused parameters, ...). Every method in
-:data:`odenet.solvers.METHODS` is available under its name. The differences from
-:func:`odenet.odeint`, whose stricter checks stay as they are, live in this package only.
+:func:`odeint`, :func:`odeint_adjoint`, :func:`odeint_event` and :func:`odeint_dense` take
+torchdiffeq's arguments and follow its semantics (fixed-step methods without
+``step_size`` step on the output times, open-ended event search, ``grid_constructor``,
+``perturb``, callbacks, the adjoint's augmented norms and zero gradients for unused
+parameters, ...). Every method in :data:`odenet.solvers.METHODS` is available under its
+name. The differences from :func:`odenet.odeint`, whose stricter checks stay as they are,
+live in this package only.
 """
 
 from __future__ import annotations
 
 from ._adjoint import odeint_adjoint
+from ._dense import odeint_dense
 from ._errors import TorchdiffeqInputError
 from ._event import odeint_event
 from ._odeint import odeint
 
-__all__ = ["TorchdiffeqInputError", "odeint", "odeint_adjoint", "odeint_event"]
+__all__ = [
+    "TorchdiffeqInputError",
+    "odeint",
+    "odeint_adjoint",
+    "odeint_dense",
+    "odeint_event",
+]

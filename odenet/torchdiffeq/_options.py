@@ -23,7 +23,8 @@ import torch
 from torch import Tensor
 
 from .._checks import ADAPTIVE_OPTIONS, FIXED_OPTIONS
-from ..solvers import ALIASES, METHODS, RungeKutta, get_method
+from ..solvers import ALIASES, METHODS, get_method
+from ._errors import TorchdiffeqInputError
 
 __all__ = ["Translated", "resolve_method", "translate", "valid_core_options"]
 
@@ -135,7 +136,7 @@ def translate(method: object, options: Mapping[str, object], event: bool) -> Tra
     if out.interp not in ("linear", "cubic"):
         raise ValueError(f"Unknown interpolation method {out.interp}")
     if event and not obj.adaptive and "max_num_steps" in valid:
-        out.options["max_num_steps"] = FIXED_EVENT_STEPS
+        out.options.setdefault("max_num_steps", FIXED_EVENT_STEPS)
     return out
 
 
@@ -145,7 +146,7 @@ def fixed_grid(tr: Translated, func: object, y0: Tensor, t: Tensor) -> Tensor:
     if tr.grid_constructor is not None:
         grid = tr.grid_constructor(func, y0, t)
         if not (bool(grid[0] == t[0]) and bool(grid[-1] == t[-1])):
-            raise ValueError(
+            raise TorchdiffeqInputError(
                 f"grid_constructor must return a grid from t[0]={float(t[0])} to "
                 f"t[-1]={float(t[-1])}; got {float(grid[0])} ... {float(grid[-1])}"
             )
@@ -153,20 +154,11 @@ def fixed_grid(tr: Translated, func: object, y0: Tensor, t: Tensor) -> Tensor:
     if tr.step_size is None:
         return t
     start, end = t[0].detach(), t[-1].detach()
-    step = float(tr.step_size) if not isinstance(tr.step_size, Tensor) else tr.step_size
+    step = float(tr.step_size)
     direction = 1.0 if bool(end > start) else -1.0
-    n = math.ceil(float((end - start).abs()) / float(step) + 1)
+    n = math.ceil(float((end - start).abs()) / step + 1)
     grid = torch.arange(0, n, dtype=t.dtype, device=t.device) * (direction * step) + start
     grid[-1] = end
     if len(grid) > 2 and not bool((end - grid[-2]) * direction > 0):
         grid = torch.cat([grid[:-2], grid[-1:]])  # rounding put a point on or past the end
     return grid
-
-
-def is_fixed(method: Any) -> bool:
-    """A fixed-grid method (no error control)."""
-    return not method.adaptive
-
-
-def is_runge_kutta(method: Any) -> bool:
-    return isinstance(method, RungeKutta)

@@ -117,3 +117,24 @@ def test_fixed_step_adjoint_without_step_size_names_the_fix() -> None:
     with pytest.raises(ValueError, match="fixed-step and needs step_size") as info:
         odenet.odeint_adjoint(f, torch.ones(1, 2), torch.tensor([0.0, 1.0]), method="rk4")
     assert "adaptive" not in str(info.value).split(";")[0]
+
+
+class _Field(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(2, 2)
+
+    def forward(self, t, y):
+        return self.lin(y)
+
+
+def test_adjoint_after_an_explicit_forward_grid_asks_for_a_backward_step() -> None:
+    f = _Field()
+    grid = {"grid": torch.linspace(0.0, 1.0, 5)}
+    with pytest.raises(ValueError, match="explicit options\\['grid'\\]"):
+        odenet.odeint_adjoint(f, torch.ones(1, 2), torch.tensor([0.0, 1.0]), method="rk4",
+                              options=grid)  # fmt: skip
+    ys = odenet.odeint_adjoint(f, torch.ones(1, 2), torch.tensor([0.0, 1.0]), method="rk4",
+                               options=grid, adjoint_options={"step_size": 0.25})  # fmt: skip
+    ys.sum().backward()
+    assert f.lin.weight.grad is not None

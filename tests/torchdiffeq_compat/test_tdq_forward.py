@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
 import torchdiffeq
 
 import odenet.torchdiffeq as tdq
-from tests.torchdiffeq_compat.cases import ADAPTIVE, FIXED_RK, Linear, y0_batch
+from tests.torchdiffeq_compat.cases import ADAPTIVE, FIXED, FIXED_RK, SHARED, Linear, y0_batch
 
 
 @pytest.mark.parametrize("method", ADAPTIVE)
@@ -208,3 +209,41 @@ def test_jump_t_fewer_evaluations(dtype: torch.dtype) -> None:
         tdq.odeint(f, x0, torch.tensor([0.0, 1.0]), rtol=1e-6, atol=1e-6, options=opts)
         counts[name] = n[0]
     assert counts["jump"] < counts["plain"]
+
+
+@pytest.mark.parametrize("method", [m for m in FIXED if m not in FIXED_RK])
+@pytest.mark.parametrize("options", [{}, {"step_size": 0.05}])
+def test_multistep_methods_match(method: str, options: dict) -> None:
+    """Methods from odenet's registry beyond Runge--Kutta (Adams): same names, same results."""
+    f, y0 = Linear(), y0_batch()
+    t = torch.linspace(0.0, 2.0, 6, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both warn when the corrector iteration stalls
+        ours = tdq.odeint(f, y0, t, method=method, options=options)
+        ref = torchdiffeq.odeint(f, y0, t, method=method, options=options)
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif("scipy_solver" not in SHARED, reason="scipy_solver is not registered")
+@pytest.mark.parametrize("solver", ["RK45", "LSODA", "Radau"])
+def test_scipy_solver_option_reaches_the_method(solver: str) -> None:
+    f, y0 = Linear(), y0_batch().requires_grad_(True)
+    t = torch.linspace(0.0, 1.0, 4, dtype=torch.float64)
+    opts = {"solver": solver}
+    ours = tdq.odeint(f, y0, t, method="scipy_solver", options=opts, rtol=1e-8, atol=1e-10)
+    ref = torchdiffeq.odeint(f, y0, t, method="scipy_solver", options=opts, rtol=1e-8, atol=1e-10)
+    assert not ours.requires_grad  # as torchdiffeq: scipy gives no gradients
+    torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-8)
+
+
+def test_odeint_dense_matches_torchdiffeq() -> None:
+    f, y0 = Linear(), y0_batch()
+    t0, t1 = torch.tensor(0.0, dtype=torch.float64), torch.tensor(2.0, dtype=torch.float64)
+    ours = tdq.odeint_dense(f, y0, t0, t1, rtol=1e-9, atol=1e-11)
+    ref = torchdiffeq.odeint_dense(f, y0, t0, t1, rtol=1e-9, atol=1e-11)
+    t_eval = torch.tensor([0.3, 1.1, 1.9], dtype=torch.float64)
+    truth = torchdiffeq.odeint(f, y0, torch.cat([t0[None], t_eval]), rtol=1e-12, atol=1e-12)[1:]
+    ref_values = torch.stack([ref(x) for x in t_eval])  # torchdiffeq's takes scalars only
+    torch.testing.assert_close(ours(t_eval), ref_values, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(ours(t_eval[1]), ref(t_eval[1]), rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(ours(t_eval), truth, rtol=1e-6, atol=1e-7)
