@@ -48,7 +48,7 @@ class NewtonOptions:
             depends on ``y[b]`` only), ``"full"`` (one ``(N, N)`` system) or ``"auto"``
             (per-sample blocks when one vector-Jacobian product shows sample 0 independent
             of the others, else full; a 0-d or 1-d state is one system).
-        ad: ``"rev"`` or ``"fwd"`` mode for the Jacobian.
+        ad: ``"rev"``, ``"fwd"`` or ``"fd"`` (finite differences) for the Jacobian.
         max_iters: Newton iterations per stage solve.
         kappa: the iteration stops at ``η ||ΔZ|| <= kappa`` in the scaled norm.
         jac_rate: a convergence rate above this marks the Jacobian for re-evaluation at the
@@ -59,7 +59,7 @@ class NewtonOptions:
     """
 
     jacobian: JacobianChoice = "auto"
-    ad: Literal["rev", "fwd"] = "rev"
+    ad: Literal["rev", "fwd", "fd"] = "rev"
     max_iters: int = 10
     kappa: float = 0.05
     jac_rate: float = 0.1
@@ -69,8 +69,8 @@ class NewtonOptions:
     def __post_init__(self) -> None:
         if self.jacobian not in ("auto", "batch", "full"):
             raise ValueError(f"jacobian must be 'auto', 'batch' or 'full'; got {self.jacobian!r}")
-        if self.ad not in ("rev", "fwd"):
-            raise ValueError(f"ad must be 'rev' or 'fwd'; got {self.ad!r}")
+        if self.ad not in ("rev", "fwd", "fd"):
+            raise ValueError(f"ad must be 'rev', 'fwd' or 'fd'; got {self.ad!r}")
         if not isinstance(self.max_iters, int) or self.max_iters < 1:
             raise ValueError(f"max_iters must be a positive int; got {self.max_iters!r}")
         for name in ("kappa", "jac_rate"):
@@ -113,11 +113,13 @@ def from_rows(v: Tensor, like: Tensor, mode: str) -> Tensor:
 
 
 def stage_sum(h_a: Tensor | float, f: Tensor) -> Tensor:
-    """``(hA ⊗ I) F``: ``F`` is ``(m, B, *state)``; ``h_a`` a float (``m = 1``), ``(m, m)``
-    or per sample ``(B, m, m)``."""
+    """``(hA ⊗ I) F``: ``F`` is ``(m, B, *state)``; ``h_a`` a float or per-sample ``(B,)``
+    (``m = 1``), ``(m, m)`` or per sample ``(B, m, m)``."""
     if not isinstance(h_a, Tensor):
         return f * h_a
     h_a = h_a.to(f.dtype)
+    if h_a.dim() == 1:  # per-sample hγ, m = 1
+        return f * h_a.reshape(1, -1, *([1] * (f.dim() - 2)))
     if h_a.dim() == 2:
         return torch.einsum("ij,j...->i...", h_a, f)
     flat = f.reshape(f.shape[0], f.shape[1], -1)
@@ -389,9 +391,11 @@ def _samples_independent(field: Callable[..., Tensor], t: object, y: Tensor) -> 
     with torch.enable_grad():
         z = y.detach().requires_grad_(True)
         out = field(t, z)
+        if not out.requires_grad:  # no graph to y (e.g. the field detaches it)
+            return False
         cot = torch.zeros_like(out)
         cot[0] = 1.0
         (g,) = torch.autograd.grad(out, z, cot, allow_unused=True)
-    if g is None:
-        return True
+    if g is None:  # no graph to y (e.g. the field detaches it): independence unknown
+        return False
     return bool((g[1:] == 0).all()) and math.prod(y.shape[1:]) > 0
