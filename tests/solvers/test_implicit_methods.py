@@ -18,6 +18,7 @@ from odenet.solvers.integrate import integrate_fixed
 from tests.helpers import (
     IMPLICIT_METHODS,
     Problem,
+    decay_problem,
     linear_problem,
     log_slope,
     riccati_problem,
@@ -247,3 +248,50 @@ def test_joint_batch_uses_per_sample_jacobian_blocks() -> None:
     single = odenet.solve(robertson, y0[0], t, method=Kvaerno5(), rtol=1e-7, atol=1e-10)
     torch.testing.assert_close(batch.ys[-1, 0], single.ys[-1], rtol=1e-5, atol=1e-9)
     torch.testing.assert_close(batch.ys[-1, 0], batch.ys[-1, 1])
+
+
+# -- the loop's features: dense output, events, checkpointed gradients -----------------------
+@pytest.mark.parametrize(
+    ("name", "kwargs", "tol"),
+    [
+        ("kvaerno5", {"rtol": 1e-8, "atol": 1e-10}, 1e-7),
+        ("radauIIA5", {"options": {"step_size": 0.25}}, 2e-4),  # cubic Hermite between steps
+        ("gl4", {"options": {"step_size": 0.25}}, 2e-4),
+    ],
+)
+def test_dense_output_between_steps(name: str, kwargs: dict, tol: float) -> None:
+    prob = decay_problem()
+    t = torch.linspace(0.0, 1.0, 11, dtype=torch.float64)
+    ys = odenet.odeint(prob.f, prob.y0, t, method=name, **kwargs)
+    assert float((ys - prob.exact(t)).abs().max()) < tol
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "tol"),
+    [
+        ("kvaerno5", {"rtol": 1e-8, "atol": 1e-10}, 1e-6),
+        ("sdirk2", {"options": {"step_size": 0.05}}, 2e-4),  # second order at h = 0.05
+    ],
+)
+def test_terminal_event(name: str, kwargs: dict, tol: float) -> None:
+    y0 = torch.tensor([1.0], dtype=torch.float64)
+    t = torch.tensor([0.0, 5.0], dtype=torch.float64)
+    event = lambda s, y: y[0] - 0.5  # noqa: E731
+    sol = odenet.solve(lambda s, y: -y, y0, t, method=name, event_fn=event, **kwargs)
+    assert float(sol.event_t) == pytest.approx(math.log(2.0), abs=tol)
+
+
+def test_checkpoint_gradient_matches_autograd() -> None:
+    g = torch.Generator().manual_seed(3)
+    w = (0.5 * torch.randn(3, 3, generator=g, dtype=torch.float64)).requires_grad_()
+    y0 = torch.randn(2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    t = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
+    grads = []
+    for gradient in ("autograd", odenet.Checkpoint(params=(w,))):
+        out = odenet.odeint(
+            lambda s, y: torch.tanh(y @ w.T) - 20.0 * y, y0, t, method="kvaerno5",
+            rtol=1e-8, atol=1e-10, gradient=gradient,
+        )  # fmt: skip
+        grads.append(torch.autograd.grad(out.pow(2).sum(), (w, y0)))
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
