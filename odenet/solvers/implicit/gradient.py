@@ -118,6 +118,8 @@ def _solve_transposed(
         if bool(r.abs().max() <= tol):
             return w
         w = w + from_rows(lu.solve(to_rows(r, mode), adjoint=True), grad, mode)
+    if not isinstance(lu, LUFactor):  # matrix-free: no exact factorisation to fall back on
+        return w
     # the Newton Jacobian is too far from J(Z*): factor the exact one, then refine again
     exact = _exact_lu(field, times, z_star, h_a, mode)
     w = from_rows(exact.solve(to_rows(grad, mode), adjoint=True), grad, mode)
