@@ -43,12 +43,6 @@ def _transpose_stage_sum(h_a: Tensor | float, w: Tensor) -> Tensor:
     return stage_sum(h_a.transpose(1, 2), w)
 
 
-def _scalar_stage_sum(h_a: Tensor | float, f: Tensor) -> Tensor:
-    if isinstance(h_a, Tensor) and h_a.dim() == 1:
-        return f * h_a.to(f.dtype).reshape(1, -1, *([1] * (f.dim() - 2)))
-    return stage_sum(h_a, f)
-
-
 def attach_implicit_gradient(
     field: Callable[..., Tensor],
     times: Sequence[object],
@@ -82,11 +76,13 @@ def attach_implicit_gradient(
     f = torch.stack([field(ti, zi) for ti, zi in zip(times, z_star, strict=True)])
     if memo is not None:
         memo["field_grad"] = f.requires_grad
-    g_val = psi + _scalar_stage_sum(h_a, f)
+    g_val = psi + stage_sum(h_a, f)
     if not g_val.requires_grad:
         return z_star
 
-    def hook(grad: Tensor) -> Tensor:
+    def hook(grad: Tensor | None) -> Tensor | None:
+        if grad is None:  # an undefined gradient stays undefined
+            return None
         return _solve_transposed(field, times, z_star, h_a, lu, mode, grad)
 
     g_val.register_hook(hook)
@@ -122,6 +118,8 @@ def _solve_transposed(
         if bool(r.abs().max() <= tol):
             return w
         w = w + from_rows(lu.solve(to_rows(r, mode), adjoint=True), grad, mode)
+    if not isinstance(lu, LUFactor):  # matrix-free: no exact factorisation to fall back on
+        return w
     # the Newton Jacobian is too far from J(Z*): factor the exact one, then refine again
     exact = _exact_lu(field, times, z_star, h_a, mode)
     w = from_rows(exact.solve(to_rows(grad, mode), adjoint=True), grad, mode)

@@ -81,6 +81,9 @@ class ImplicitRungeKutta(RungeKutta):
         max_iters: Newton iterations per stage solve.
         newton_rtol, newton_atol: tolerances of the Newton stopping test (default: the
             solve's ``rtol``/``atol`` on adaptive solves, ``1e-9``/``1e-11`` on fixed grids).
+        linear_solver: ``"direct"`` (Jacobian blocks + LU), ``"krylov"`` (matrix-free
+            Newton--Krylov: GMRES on Jacobian-vector products) or ``"auto"`` (Krylov when a
+            system has more than ``krylov_above`` components, e.g. conv fields).
 
     Attributes:
         last_stats: :class:`~odenet.solvers.implicit.newton.NewtonStats` of the latest solve
@@ -97,6 +100,8 @@ class ImplicitRungeKutta(RungeKutta):
         max_iters: int = 10,
         newton_rtol: float | None = None,
         newton_atol: float | None = None,
+        linear_solver: str = "auto",
+        krylov_above: int = 1024,
     ) -> None:
         tab = self.tableau
         if not tab.implicit:
@@ -107,6 +112,8 @@ class ImplicitRungeKutta(RungeKutta):
             max_iters=max_iters,
             rtol=newton_rtol,
             atol=newton_atol,
+            linear_solver=linear_solver,  # type: ignore[arg-type]
+            krylov_above=krylov_above,
         )
         self._fsal_flag = tab.fsal
         self._dense = None
