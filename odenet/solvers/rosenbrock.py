@@ -100,23 +100,45 @@ def small_jacobian(
     return jac if graph else jac.detach()
 
 
-def time_derivative(func: Callable[[Tensor, Tensor], Tensor], tt: Tensor, y: Tensor) -> Tensor:
+def finite_difference_jacobian(field: Field, t: float, y: Tensor, k0: Tensor, mode: str) -> Tensor:
+    """Jacobian blocks by forward differences, one evaluation of ``field`` per column of a
+    block (all samples perturbed at once in ``"batch"`` mode), with Hairer's increments
+    ``sqrt(eps * max(1e-5, |y_j|))`` (RODAS). For fields that automatic differentiation
+    cannot go through (e.g. the adjoint system, which differentiates ``func`` inside)."""
+    with torch.no_grad():
+        rows = 1 if mode == "full" else y.shape[0]
+        flat = y.reshape(rows, -1)
+        m = flat.shape[1]
+        f0 = k0.reshape(rows, m)
+        eps = torch.finfo(y.dtype).eps
+        delta = (flat.abs().clamp(min=1e-5) * eps).sqrt()  # (rows, m)
+        cols = []
+        for j in range(m):
+            z = flat.clone()
+            z[:, j] += delta[:, j]
+            fj = field(t, z.reshape(y.shape)).reshape(rows, m)
+            cols.append((fj - f0) / delta[:, j : j + 1])
+        return torch.stack(cols, dim=2)  # [r, i, j]
+
+
+def time_derivative(
+    func: Callable[[Tensor, Tensor], Tensor], tt: Tensor, y: Tensor
+) -> Tensor | None:
     """``∂f/∂t`` at ``(tt, y)`` by forward-mode AD (one dual evaluation; differentiable).
 
-    Raises whatever ``func`` raises when it does not support forward AD; the caller then
-    falls back to :func:`finite_difference_time`.
+    Returns ``None`` when the output carries no tangent: ``func`` ignores ``t`` or a
+    wrapper dropped the tangent (e.g. ``t.detach()``); the caller then differences in
+    ``t``. Raises whatever ``func`` raises when it does not support forward AD.
     """
     with fwad.dual_level():
         dual = fwad.make_dual(tt, torch.ones_like(tt))
         tangent = fwad.unpack_dual(func(dual, y)).tangent
-    if tangent is None:  # func does not depend on t
-        return torch.zeros_like(y)
-    return tangent.to(y.dtype)
+    return None if tangent is None else tangent.to(y.dtype)
 
 
 def finite_difference_time(field: Field, t: float, y: Tensor, k0: Tensor, d: float) -> Tensor:
     """``∂f/∂t`` by a one-sided difference in the direction ``d`` of integration (as in
-    Hairer's RODAS), for fields that hide the user's ``func`` (e.g. left limits at a jump)."""
+    Hairer's RODAS), for fields whose tangent in ``t`` is unavailable."""
     delta = math.sqrt(torch.finfo(torch.float64).eps) * max(1.0, abs(t)) * d
     return (field(t + delta, y) - k0) / delta
 
@@ -224,6 +246,19 @@ class Rosenbrock(RungeKutta):
         return self.rosenbrock_tableau.stages
 
     # -- one step ---------------------------------------------------------------------
+    @staticmethod
+    def _ad_jacobian(
+        func: Callable[[Tensor, Tensor], Tensor], tt: Tensor, y: Tensor, mode: str, graph: bool
+    ) -> Tensor:
+        """Jacobian blocks by automatic differentiation; ``graph``: keep the graph to ``y``
+        and to ``func``'s parameters (the solve is being differentiated)."""
+        block = y.numel() if mode == "full" else math.prod(y.shape[1:])
+        if block <= SMALL_BLOCK:
+            return small_jacobian(func, tt, y, mode, graph)
+        if graph:
+            return differentiable_jacobian(func, tt, y, mode)
+        return batched_jacobian(func, tt, y, mode=mode)
+
     def linearise(
         self, field: Field, t: float, y: Tensor, k0: Tensor, dt: float
     ) -> tuple[Tensor, Tensor]:
@@ -236,19 +271,22 @@ class Rosenbrock(RungeKutta):
         func, to_time = getattr(field, "func", None), getattr(field, "time", None)
         if func is not None and to_time is not None:
             tt = to_time(t)
-            graph = k0.requires_grad  # a graph to y or to parameters: keep it through J
-            block = y.numel() if mode == "full" else math.prod(y.shape[1:])
-            if block <= SMALL_BLOCK:
-                jac = small_jacobian(func, tt, y, mode, graph)
-            elif graph:
-                jac = differentiable_jacobian(func, tt, y, mode)
-            else:
-                jac = batched_jacobian(func, tt, y, mode=mode)
+            d = 1.0 if dt >= 0 else -1.0
             try:
-                ft = time_derivative(func, tt, y)
-            except (RuntimeError, NotImplementedError):  # no forward AD in func
-                ft = finite_difference_time(field, t, y, k0, 1.0 if dt >= 0 else -1.0)
-            field.nfe += 2  # type: ignore[attr-defined]
+                jac = self._ad_jacobian(func, tt, y, mode, graph=k0.requires_grad)
+            except RuntimeError:
+                # func differentiates inside (e.g. the adjoint system, which also detaches
+                # its output, so forward AD in t would silently give 0): differences for both
+                jac = finite_difference_jacobian(field, t, y, k0, mode)
+                ft = finite_difference_time(field, t, y, k0, d)
+            else:
+                try:
+                    ft = time_derivative(func, tt, y)
+                except (RuntimeError, NotImplementedError):  # no forward AD in func
+                    ft = None
+                field.nfe += 2  # type: ignore[attr-defined]
+                if ft is None:
+                    ft = finite_difference_time(field, t, y, k0, d)
         else:  # a wrapped field with float time: Jacobian without graph, f_t by differences
             jac = batched_jacobian(field, t, y, mode=mode)
             ft = finite_difference_time(field, t, y, k0, 1.0 if dt >= 0 else -1.0)

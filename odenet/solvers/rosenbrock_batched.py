@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor
 
 from .implicit import batched_jacobian
@@ -67,7 +68,14 @@ class RosenbrockBatchedStep:
             jac = differentiable_jacobian(func, tt, y, "batch")
         else:
             jac = batched_jacobian(func, tt, y, mode="batch")
-        ft = time_derivative(func, tt, y)
+        try:
+            ft = time_derivative(func, tt, y)
+        except (RuntimeError, NotImplementedError):
+            ft = None
+        if ft is None:  # func ignores t, or its tangent was dropped: forward differences
+            eps = torch.finfo(torch.float64).eps ** 0.5
+            delta = (t.abs().clamp(min=1.0) * eps).where(dt >= 0, -(t.abs().clamp(min=1.0) * eps))
+            ft = (field(t + delta, y) - k0) / delta.to(y.dtype).reshape(-1, *([1] * (y.dim() - 1)))
         self.n_jacobians += 1
         self.n_lu += 1
         tab = self.method.rosenbrock_tableau
