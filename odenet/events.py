@@ -4,7 +4,9 @@
 An event fires where ``fn(t, y)`` crosses zero in its ``direction``; a terminal event stops
 the solve, a non-terminal one is recorded and, with ``reset``, replaces the state by
 ``reset(t, y)`` before the solve continues (a bouncing ball: ``v <- -e v`` at ``h = 0``).
-A plain callable ``event_fn`` is still the single terminal event, as before.
+A plain callable ``event_fn`` is still the single terminal event, as before. Event
+functions and resets take ``(t, y)`` also when ``solve`` gets ``args`` (close over what
+they need).
 
 The solve runs in segments between events (:mod:`odenet.event_loop`); the event times are
 located on the dense output to float64 resolution and are differentiable by the implicit
