@@ -11,6 +11,10 @@ re-detect the crossing it just handled. ``G`` first reaches zero where the first
 crosses; the crossing is then classified (its direction against ``Event.direction``), and
 the solve stops (terminal), records and resets, or continues.
 
+Per-sample events (``Event(per_sample=True)``, joint batch mode) contribute one channel per
+sample to the minimum; a per-sample terminal event freezes its sample (the field's row is
+masked to zero) and a per-sample reset changes its row only.
+
 Gradients: autograd (as for a single event). Each fired event's time carries the implicit
 function theorem gradient and the next segment starts from a state and time that carry it
 (:func:`odenet.gradients.time_grad.attach_start_time`), so gradients pass through resets.
@@ -43,47 +47,69 @@ Flat = Callable[[Tensor, Tensor], Tensor]
 
 
 @dataclass
-class _Signs:
-    """``s_i`` and ``c_i`` of the composite event function."""
+class _Channels:
+    """One channel per scalar event and per sample of a per-sample event.
 
-    sign: list[float]
-    offset: list[float]
+    ``sign``/``offset``/``active`` are ``(n_channels,)`` tensors on the state's device;
+    ``owner[c] = (event index, sample or None)``.
+    """
+
+    owner: list[tuple[int, int | None]]
+    sign: Tensor
+    offset: Tensor
+    active: Tensor
 
     def composite(self, gs: list[Flat]) -> Flat:
-        sign, offset = list(self.sign), list(self.offset)
+        sign, offset, active = self.sign.clone(), self.offset.clone(), self.active.clone()
 
         def g(t: Tensor, y: Tensor) -> Tensor:
-            vals = [s * fn(t, y).reshape(()) - c for fn, s, c in zip(gs, sign, offset, strict=True)]
-            return torch.stack(vals).min()
+            vals = _values(gs, t, y)
+            h = sign.to(vals.dtype) * vals - offset.to(vals.dtype)
+            return torch.where(active, h, torch.full_like(h, math.inf)).min()
 
         return g
 
 
-def _rate(g: Flat, f: Flat, t: Tensor, y: Tensor) -> float:
-    """``d/dt g(t, y(t)) = ∂g/∂t + ∇_y g · f(t, y)`` at ``(t, y)``."""
+def _values(gs: list[Flat], t: Tensor, y: Tensor) -> Tensor:
+    """Every channel's event value at ``(t, y)``: ``(n_channels,)``."""
+    return torch.cat([g(t, y).reshape(-1) for g in gs])
+
+
+def _rates(gs: list[Flat], f: Flat, t: Tensor, y: Tensor) -> Tensor:
+    """``d/dt g_c(t, y(t)) = ∂g_c/∂t + ∇_y g_c · f(t, y)`` for every channel.
+
+    The directional derivative ``d/dε g(t + ε, y + ε f)`` at ``ε = 0`` for all channels at
+    once, by the double-backward trick (reverse mode twice: ``u = ∂(v·g)/∂ε``, then
+    ``∂u/∂v``), so any differentiable event function works.
+    """
+    with torch.no_grad():
+        direction = f(t.detach(), y.detach())
     with torch.enable_grad():
-        tt = t.detach().clone().requires_grad_(True)
-        yy = y.detach().clone().requires_grad_(True)
-        val = g(tt, yy)
-        g_t, g_y = torch.autograd.grad(val, (tt, yy), allow_unused=True)
-    with torch.no_grad():
-        rate = 0.0 if g_t is None else float(g_t)
-        if g_y is not None:
-            rate += float((g_y * f(t, y.detach())).sum())
-    return rate
+        eps = torch.zeros((), dtype=t.dtype, device=t.device, requires_grad=True)
+        tt = t.detach() + eps
+        yy = y.detach() + eps.to(y.dtype) * direction
+        vals = _values(gs, tt, yy)
+        v = torch.ones_like(vals, requires_grad=True)
+        (u,) = torch.autograd.grad(vals, eps, v, create_graph=True, allow_unused=True)
+        if u is None or not u.requires_grad:  # no channel depends on the direction
+            return torch.zeros_like(vals).detach()
+        (rate,) = torch.autograd.grad(u, v, allow_unused=True)
+    return torch.zeros_like(vals).detach() if rate is None else rate.detach()
 
 
-def _arm(g: Flat, f: Flat, t: Tensor, y: Tensor, fallback: float) -> tuple[float, float]:
-    """``(s, c)`` for one event at a (re)start point: the sign of ``g`` when it is clearly
-    away from zero, else the sign it is moving towards, with ``c`` cancelling the residual."""
+def _arm(gs: list[Flat], f: Flat, t: Tensor, y: Tensor, fallback: Tensor) -> tuple[Tensor, Tensor]:
+    """``(sign, offset)`` per channel at a (re)start point: the sign of ``g`` where it is
+    clearly away from zero, else the sign it is moving towards (``fallback`` when it does
+    not move), with an offset cancelling the rounding-level residual."""
     with torch.no_grad():
-        value = float(g(t, y.detach()))
-    rate = _rate(g, f, t, y)
+        value = _values(gs, t, y.detach())
+    rate = _rates(gs, f, t, y).to(value.dtype)
     resolution = 16 * np.finfo(np.float64).eps * max(abs(float(t)), 1.0)
-    if abs(value) > 10 * abs(rate) * resolution and value != 0.0:
-        return math.copysign(1.0, value), 0.0
-    s = math.copysign(1.0, rate) if rate != 0.0 else fallback
-    return s, s * value
+    clear = (value.abs() > 10 * rate.abs() * resolution) & (value != 0)
+    moving = torch.where(rate != 0, torch.sign(rate), fallback.to(value.dtype))
+    sign = torch.where(clear, torch.sign(value), moving)
+    offset = torch.where(clear, torch.zeros_like(value), sign * value)
+    return sign, offset
 
 
 @dataclass
@@ -137,9 +163,10 @@ def solve_events(
     f: Flat = wrap_tuple_func(func, flat) if flat.is_tuple else func  # type: ignore[assignment]
     gs = [_flat_fn(ev.fn, flat) for ev in events]
     y = flat.y0
+    chans = _channels(events, gs, flat, t[:1].detach()[0], y)
+    alive = torch.ones(y.shape[0] if y.dim() else 1, dtype=torch.bool, device=y.device)
     t_start = t[0]
-    t0 = t[:1].detach()[0]
-    signs = _Signs(*map(list, zip(*[_arm(g, f, t0, y, 1.0) for g in gs], strict=True)))
+    chans.sign, chans.offset = _arm(gs, f, t[:1].detach()[0], y, torch.ones_like(chans.sign))
     outputs: list[Tensor] = [y]
     records: list[EventRecord] = []
     totals = _Totals()
@@ -147,11 +174,12 @@ def solve_events(
     crossings = 0
     terminal: tuple[Tensor, Tensor] | None = None
     seg_start = times[0]
+    fld = f
     while remaining:
         seg_times = [seg_start, *remaining]
-        y_in = attach_start_time(t_start.reshape(1), y, f) if t_start.requires_grad else y
+        y_in = attach_start_time(t_start.reshape(1), y, fld) if t_start.requires_grad else y
         raw, nfe = integrate_rk(
-            f, y_in, seg_times, t.dtype, plan, dense, event_fn=signs.composite(gs)
+            fld, y_in, seg_times, t.dtype, plan, dense, event_fn=chans.composite(gs)
         )
         totals.add(raw, nfe)
         outputs.extend(raw.ys[1:])
@@ -163,28 +191,38 @@ def solve_events(
             raise TooManyEvents(t=raw.event_t, max_events=MAX_EVENTS)
         te = torch.scalar_tensor(raw.event_t, dtype=t.dtype, device=t.device)
         ye = raw.event_y
-        i = _which(gs, signs, te, ye)
-        upward = signs.sign[i] < 0
+        c = _which(gs, chans, te, ye)
+        i, b = chans.owner[c]
         ev = events[i]
+        upward = bool(chans.sign[c] < 0)
         fires = ev.direction == 0 or ev.direction == (1 if upward else -1)
-        signs.sign[i] = -signs.sign[i]
         with torch.no_grad():
-            signs.offset[i] = signs.sign[i] * float(gs[i](te, ye.detach()))
+            chans.sign[c] = -chans.sign[c]
+            chans.offset[c] = chans.sign[c] * _values(gs, te, ye.detach())[c]
         seg_start = raw.event_t
         t_start, y = te, ye
         if not fires:
             continue
-        event_t, event_y = differentiable_event(gs[i], f, raw.event_t, ye, t)
-        records.append(EventRecord(event_t, i, flat.unpack(event_y)))
-        if ev.terminal:
+        g_c = _channel_fn(gs[i], 0 if b is None else b)
+        event_t, event_y = differentiable_event(g_c, fld, raw.event_t, ye, t)
+        records.append(EventRecord(event_t, i, flat.unpack(event_y), b))
+        t_start, y = event_t, event_y
+        if ev.terminal and b is None:
             terminal = (event_t, event_y)
             break
-        t_start, y = event_t, event_y
+        if ev.terminal:  # a per-sample terminal event freezes sample b
+            alive = alive.clone()
+            alive[b] = False
+            chans.active = chans.active & torch.tensor(
+                [s != b for _, s in chans.owner], device=chans.active.device
+            )
+            if not bool(alive.any()):
+                terminal = (event_t, event_y)
+                break
+            fld = _frozen(f, alive)
         if ev.reset is not None:
-            y = _reset(ev.reset, flat, event_t, event_y)
-            tr = te.detach()
-            for j, g in enumerate(gs):
-                signs.sign[j], signs.offset[j] = _arm(g, f, tr, y, signs.sign[j])
+            y = _reset(ev.reset, flat, event_t, event_y, b)
+            chans.sign, chans.offset = _arm(gs, fld, te.detach(), y, chans.sign)
     return _solution(t, flat, solver, times, outputs, records, terminal, totals, dense)
 
 
@@ -194,16 +232,62 @@ def _flat_fn(fn: Callable[..., Tensor], flat: FlatState) -> Flat:
     return lambda t, y: fn(t, flat.unpack(y))
 
 
-def _which(gs: list[Flat], signs: _Signs, te: Tensor, ye: Tensor) -> int:
-    """The event whose shifted, signed value is smallest at the located root."""
+def _channels(
+    events: tuple[Event, ...], gs: list[Flat], flat: FlatState, t: Tensor, y: Tensor
+) -> _Channels:
+    """The channels of ``events`` (per-sample events need a tensor ``y0`` ``(batch, ...)``
+    and one value per sample)."""
+    owner: list[tuple[int, int | None]] = []
+    for i, (ev, g) in enumerate(zip(events, gs, strict=True)):
+        if not ev.per_sample:
+            owner.append((i, None))
+            continue
+        if flat.is_tuple or y.dim() == 0:
+            raise ValueError(
+                f"event_fn[{i}] has per_sample=True, which needs a tensor y0 of shape "
+                "(batch, *state); got a tuple or 0-d y0"
+            )
+        with torch.no_grad():
+            n = g(t, y).numel()
+        if n != y.shape[0]:
+            raise ValueError(
+                f"event_fn[{i}] has per_sample=True and must return one value per sample "
+                f"({y.shape[0]},); it returned {n} values"
+            )
+        owner.extend((i, b) for b in range(n))
+    n_ch = len(owner)
+    ones = torch.ones(n_ch, dtype=y.dtype, device=y.device)
+    active = torch.ones(n_ch, dtype=torch.bool, device=y.device)
+    return _Channels(owner, ones, torch.zeros_like(ones), active)
+
+
+def _channel_fn(g: Flat, b: int) -> Flat:
+    return lambda t, y: g(t, y).reshape(-1)[b]
+
+
+def _frozen(f: Flat, alive: Tensor) -> Flat:
+    """``f`` with the rows of frozen samples set to zero (their state stays put)."""
+
+    def field(t: Tensor, y: Tensor) -> Tensor:
+        out = f(t, y)
+        mask = alive.view(-1, *([1] * (out.dim() - 1))).to(out.dtype)
+        return out * mask
+
+    return field
+
+
+def _which(gs: list[Flat], chans: _Channels, te: Tensor, ye: Tensor) -> int:
+    """The active channel whose shifted, signed value is smallest at the located root."""
     with torch.no_grad():
-        vals = [
-            s * float(g(te, ye)) - c for g, s, c in zip(gs, signs.sign, signs.offset, strict=True)
-        ]
-    return int(np.argmin(vals))
+        vals = _values(gs, te, ye)
+        h = chans.sign.to(vals.dtype) * vals - chans.offset.to(vals.dtype)
+        h = torch.where(chans.active, h, torch.full_like(h, math.inf))
+    return int(torch.argmin(h))
 
 
-def _reset(reset: Callable[..., object], flat: FlatState, t: Tensor, y: Tensor) -> Tensor:
+def _reset(
+    reset: Callable[..., object], flat: FlatState, t: Tensor, y: Tensor, sample: int | None
+) -> Tensor:
     new = reset(t, flat.unpack(y))
     if flat.is_tuple:
         if not isinstance(new, (tuple, list)) or len(new) != len(flat.shapes or ()):
@@ -212,7 +296,11 @@ def _reset(reset: Callable[..., object], flat: FlatState, t: Tensor, y: Tensor) 
     if not isinstance(new, Tensor) or new.shape != y.shape:
         got = tuple(new.shape) if isinstance(new, Tensor) else type(new).__name__
         raise ValueError(f"Event.reset must return y's shape {tuple(y.shape)}; got {got}")
-    return new
+    if sample is None:
+        return new
+    row = torch.zeros(y.shape[0], dtype=torch.bool, device=y.device)
+    row[sample] = True
+    return torch.where(row.view(-1, *([1] * (y.dim() - 1))), new, y)
 
 
 def _solution(

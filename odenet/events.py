@@ -4,7 +4,9 @@
 An event fires where ``fn(t, y)`` crosses zero in its ``direction``; a terminal event stops
 the solve, a non-terminal one is recorded and, with ``reset``, replaces the state by
 ``reset(t, y)`` before the solve continues (a bouncing ball: ``v <- -e v`` at ``h = 0``).
-A plain callable ``event_fn`` is still the single terminal event, as before.
+A plain callable ``event_fn`` is still the single terminal event, as before. Event
+functions and resets take ``(t, y)`` also when ``solve`` gets ``args`` (close over what
+they need).
 
 The solve runs in segments between events (:mod:`odenet.event_loop`); the event times are
 located on the dense output to float64 resolution and are differentiable by the implicit
@@ -36,12 +38,18 @@ class Event:
         terminal: stop the solve at this event (``Solution.status == "event"``).
         reset: ``reset(t, y) -> y`` applied at a non-terminal event (same structure and
             shapes as ``y``); ``None`` keeps the state.
+        per_sample: ``fn`` returns one value per sample, ``(batch,)`` for a tensor ``y0``
+            ``(batch, *state)``, and each sample has its own events: a terminal one
+            freezes that sample (its state stays at the event; the solve stops when every
+            sample is frozen), a reset changes that sample's row only (``reset`` is
+            called on the whole batch and its other rows are ignored).
     """
 
     fn: Callable[[Tensor, State], Tensor]
     direction: int = 0
     terminal: bool = True
     reset: Callable[[Tensor, State], State] | None = None
+    per_sample: bool = False
 
     def __post_init__(self) -> None:
         if not callable(self.fn):
@@ -57,6 +65,8 @@ class Event:
             raise TypeError(
                 f"Event.reset must be callable as reset(t, y) or None; got {self.reset!r}"
             )
+        if not isinstance(self.per_sample, bool):
+            raise TypeError(f"Event.per_sample must be True or False; got {self.per_sample!r}")
         if self.reset is not None and self.terminal:
             raise ValueError(
                 "Event.reset applies to non-terminal events (a terminal event ends the solve, "
@@ -67,11 +77,13 @@ class Event:
 @dataclass(frozen=True)
 class EventRecord:
     """An event that fired: time ``t`` (0-d, differentiable), ``index`` into the event
-    list, and the state ``y`` just before any reset."""
+    list, the state ``y`` just before any reset, and the ``sample`` (batch index) of a
+    per-sample event (``None`` otherwise)."""
 
     t: Tensor
     index: int
     y: State
+    sample: int | None = None
 
 
 def as_events(event_fn: object) -> tuple[Event, ...] | None:

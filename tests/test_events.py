@@ -216,3 +216,59 @@ def test_fixed_step_method_keeps_its_step_across_events():
     )
     assert [round(float(r.t), 9) for r in sol.events] == [round(x, 9) for x in expect[:2]]
     assert sol.stats.n_accepted <= 40 + 2  # one shortened step per event at most
+
+
+def batch_ball(t, y):
+    """``y: (batch, 2)`` = (height, velocity) per ball."""
+    return torch.stack([y[:, 1], torch.full_like(y[:, 1], -G)], dim=1)
+
+
+def test_per_sample_bounces_follow_each_balls_closed_form():
+    heights = [1.0, 0.5, 2.0]
+    y0 = torch.tensor([[h, 0.0] for h in heights], dtype=D)
+    bounce = Event(
+        fn=lambda t, y: y[:, 0],
+        direction=-1,
+        terminal=False,
+        reset=lambda t, y: torch.stack([y[:, 0], -0.8 * y[:, 1]], dim=1),
+        per_sample=True,
+    )
+    t = torch.tensor([0.0, 2.5], dtype=D)
+    sol = odenet.solve(batch_ball, y0, t, event_fn=[bounce], rtol=1e-10, atol=1e-12)
+    for b, h in enumerate(heights):
+        got = [float(r.t) for r in sol.events if r.sample == b]
+        want = [x for x in bounce_times(h, 0.8, 12) if x < 2.5]
+        assert (
+            len(got) == len(want) and max(abs(x - w) for x, w in zip(got, want, strict=True)) < 1e-6
+        )
+    times = [float(r.t) for r in sol.events]
+    assert times == sorted(times)
+
+
+def test_per_sample_terminal_events_freeze_each_sample_with_gradients():
+    h0 = torch.tensor([1.0, 0.3, 2.0], dtype=D, requires_grad=True)
+    y0 = torch.stack([h0, torch.zeros(3, dtype=D)], dim=1)
+    ground = Event(lambda t, y: y[:, 0], direction=-1, terminal=True, per_sample=True)
+    t = torch.tensor([0.0, 0.5, 5.0], dtype=D)
+    sol = odenet.solve(batch_ball, y0, t, event_fn=[ground], rtol=1e-10, atol=1e-12)
+    impact = {r.sample: r.t for r in sol.events}
+    want = [math.sqrt(2 * h / G) for h in (1.0, 0.3, 2.0)]
+    for b in range(3):
+        assert abs(float(impact[b].detach()) - want[b]) < 1e-8
+    assert sol.status == "event" and len(sol.ts) == 2  # all frozen before t = 5
+    # the ball dropped from 0.3 hit the ground (t = 0.247) and stayed there at t = 0.5
+    torch.testing.assert_close(
+        sol.ys[1, 1], torch.tensor([0.0, -G * want[1]], dtype=D), rtol=0, atol=1e-8
+    )
+    (g,) = torch.autograd.grad(impact[2], h0)
+    torch.testing.assert_close(
+        g, torch.tensor([0.0, 0.0, 1 / (G * want[2])], dtype=D), rtol=1e-6, atol=1e-9
+    )
+
+
+def test_per_sample_event_must_return_one_value_per_sample():
+    ev = Event(lambda t, y: y[:, 0].sum(), per_sample=True)
+    with pytest.raises(ValueError, match="one value per sample"):
+        odenet.solve(
+            batch_ball, torch.ones(3, 2, dtype=D), torch.tensor([0.0, 1.0], dtype=D), event_fn=[ev]
+        )

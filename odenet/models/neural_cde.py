@@ -28,6 +28,7 @@ from odenet.interpolate import (
     RectilinearInterpolation,
 )
 from odenet.nn._checks import check_choice, check_positive_int
+from odenet.nn.ode_block import CountingField, NFECounter
 
 __all__ = ["CDEVectorField", "NeuralCDE"]
 
@@ -76,6 +77,10 @@ class NeuralCDE(nn.Module):
         method, rtol, atol, step_size, gradient: passed to :func:`odenet.cdeint`.
 
     Shapes: ``x (batch, time, input_channels)`` -> ``(batch, num_classes)``.
+
+    After a call, ``nfe_forward`` holds the vector field's evaluations in the solve and
+    ``nfe_backward`` those of the backward pass that followed (as for ``ODEBlock``; the
+    training loop logs them).
     """
 
     def __init__(
@@ -103,6 +108,15 @@ class NeuralCDE(nn.Module):
         self.readout = nn.Linear(hidden, check_positive_int("num_classes", num_classes))
         self.solver = {"method": method, "rtol": rtol, "atol": atol, "gradient": gradient}
         self.solver["step_size"] = step_size
+        self._counter = NFECounter()
+
+    @property
+    def nfe_forward(self) -> int:
+        return self._counter.forward
+
+    @property
+    def nfe_backward(self) -> int:
+        return self._counter.backward
 
     def path(self, x: Tensor, times: Tensor | None = None) -> PiecewiseCubic:
         """The interpolated control path of ``x`` (times: ``(T,)``, ``(batch, T)``, or
@@ -123,7 +137,11 @@ class NeuralCDE(nn.Module):
         opts = dict(self.solver)
         if not _fixed(opts["method"]):
             opts.pop("step_size")  # adaptive: rtol/atol control the steps
-        z = cdeint(X, self.field, z0, span, **opts)[-1]
+        self._counter.reset()
+        try:
+            z = cdeint(X, CountingField(self.field, self._counter), z0, span, **opts)[-1]
+        finally:
+            self._counter.solving = False
         return self.readout(z)
 
 

@@ -92,3 +92,12 @@ def test_neural_cde_learns_the_spiral_direction():
         acc = (model(xte).argmax(1) == yte).float().mean().item()
     assert acc > 0.85, acc
     assert math.isfinite(loss.item())
+
+
+def test_evaluations_are_counted():
+    x, y = make_cde_spirals(3, n_times=8, seed=7)
+    model = NeuralCDE(3, 2, hidden=4, field_width=8, method="rk4", step_size=0.5)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    span = float(x[0, -1, 0] - x[0, 0, 0])
+    assert model.nfe_forward == 4 * math.ceil(span / 0.5)  # 4 stages per RK4 step
+    assert model.nfe_backward == 0  # autograd replays nothing
