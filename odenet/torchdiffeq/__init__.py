@@ -7,6 +7,13 @@ torchdiffeq's arguments and follow its semantics (fixed-step methods without
 parameters, ...). Every method in :data:`odenet.solvers.METHODS` is available under its
 name. The differences from :func:`odenet.odeint`, whose stricter checks stay as they are,
 live in this package only.
+
+Known differences from torchdiffeq 0.2.5: the adaptive step-size loop, initial step and
+interpolants are odenet's (results agree to the requested tolerance, not bit for bit;
+dopri8 ends steps on the output times, so its outputs are more accurate); a terminal
+event is located to float64 resolution and ``odeint(..., event_fn=...)`` already carries
+the implicit-function-theorem gradient that torchdiffeq attaches only in ``odeint_event``;
+per-component (tuple) ``rtol``/``atol`` are refused; a ``y0`` holding NaN or inf is refused.
 """
 
 from __future__ import annotations
