@@ -359,3 +359,12 @@ def test_fixed_grid_l_stable_methods_on_robertson(name: str, bound: float) -> No
     y0 = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
     ys = odenet.odeint(robertson, y0, t, method=name, options={"step_size": 1.0})
     assert np.abs((ys[-1].numpy() - ref) / ref).max() < bound
+
+
+def test_compile_step_is_refused_for_implicit_methods() -> None:
+    y0 = torch.tensor([[1.0, 0.0, 0.0]] * 2, dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match="compile_step=True is not supported with the implicit"):
+        odenet.solve(
+            robertson, y0, t, method="kvaerno5", batch_mode="independent", compile_step=True
+        )
