@@ -342,3 +342,29 @@ def test_gradcheck_through_krylov_stages() -> None:
 
     # GMRES stops at a relative residual: repeated backward passes agree to ~1e-12, not bitwise
     assert torch.autograd.gradcheck(run, (u0,), nondet_tol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("name", "bound"),
+    [("implicit_euler", 2e-2), ("sdirk2", 5e-4), ("trbdf2", 5e-5), ("radauIIA3", 5e-5),
+     ("radauIIA5", 1e-6)],
+)  # fmt: skip
+def test_fixed_grid_l_stable_methods_on_robertson(name: str, bound: float) -> None:
+    """Steps of 1.0 through ROBER's initial transient (time scale 1e-4): simplified Newton
+    fails on the first step and the full-Newton fallback of fixed grids takes over."""
+    t = torch.tensor([0.0, 100.0], dtype=torch.float64)
+    ref = solve_ivp(_rober_np(0.04), (0, 100), [1, 0, 0], method="Radau", rtol=1e-11, atol=1e-15).y[
+        :, -1
+    ]
+    y0 = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    ys = odenet.odeint(robertson, y0, t, method=name, options={"step_size": 1.0})
+    assert np.abs((ys[-1].numpy() - ref) / ref).max() < bound
+
+
+def test_compile_step_is_refused_for_implicit_methods() -> None:
+    y0 = torch.tensor([[1.0, 0.0, 0.0]] * 2, dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match="compile_step=True is not supported with the implicit"):
+        odenet.solve(
+            robertson, y0, t, method="kvaerno5", batch_mode="independent", compile_step=True
+        )

@@ -40,8 +40,6 @@ __all__ = ["ImplicitBatchedStep", "ImplicitRungeKutta"]
 
 Field = Callable[[Any, Tensor], Tensor]
 
-#: fixed grids only: rounds of Newton restarted with the Jacobian at the last iterate
-MAX_NEWTON_RESTARTS = 3
 Step = float | Tensor
 
 
@@ -239,21 +237,10 @@ def _retrying_solve(
             z, f, ok = torch.where(keep, z, z2), torch.where(keep, f, f2), ok | ok2
         else:
             z, f, ok = z2, f2, ok2
-    rounds = 0
-    while not bool(ok.all()) and solver.fixed_grid and rounds < MAX_NEWTON_RESTARTS:
-        # a fixed grid cannot shrink the step: restart from the last iterate with the
-        # Jacobian evaluated there (a few rounds of full Newton), when that iterate is finite
-        rounds += 1
-        times, psi, z0, h_a, _ = args
-        start = torch.where(torch.isfinite(z), z, z0)
-        solver.update_jacobian(field, times[-1], start[-1])
-        z2, f2, ok2 = solver.solve(field, times, psi, start, h_a, ("restart", rounds))
-        if solver.per_sample:
-            keep = ok.reshape(1, -1, *([1] * (z.dim() - 2)))
-            z, f, ok = torch.where(keep, z, z2), torch.where(keep, f, f2), ok | ok2
-        else:
-            z, f, ok = z2, f2, ok2
-    if rounds:
+    if not bool(ok.all()) and solver.fixed_grid:
+        # a fixed grid cannot shrink the step: full Newton from the explicit part psi
+        times, psi, _, h_a, _ = args
+        z, f, ok = solver.solve_full(field, times, psi, psi.detach(), h_a)
         solver.mark_stale()  # the Jacobian is no longer the one at (t, y)
     if not bool(ok.all()):
         solver.mark_stale()
@@ -294,11 +281,11 @@ def _dirk_stages(
             stage_ks.append(k)
             continue
         h_a: Step = gamma * dt
+        # initial guess: the method's predictor, else the explicit part psi (an explicit
+        # extrapolation can land far outside the basin of a stiff stage: ROBER)
         guess = _weighted(stage_ks, pred[i][:i]) if (pred is not None and i > 0) else None
-        if guess is None:
-            guess = stage_ks[-1] if stage_ks else k0
         with torch.no_grad():
-            z0 = (psi + _mul(guess, h_a)).detach()[None]
+            z0 = (psi if guess is None else psi + _mul(guess, h_a)).detach()[None]
         key = ("dirk", gamma, dt if not isinstance(dt, Tensor) else solver.step_count)
         z, f, ok_i = _retrying_solve(solver, field, t, y, ([ti], psi[None], z0, h_a, key))
         ok = ok & ok_i

@@ -383,6 +383,47 @@ class NewtonSolver:
             self.stats.n_failures += 1
         return z, f, torch.tensor([ok], device=z.device)
 
+    def solve_full(
+        self,
+        field: Callable[..., Tensor],
+        times: Sequence[object],
+        psi: Tensor,
+        z0: Tensor,
+        h_a: Tensor | float,
+        max_iters: int = 30,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Full Newton (the Jacobian re-evaluated at every iterate, at the last stage's
+        point) for the whole state: slower per iteration, converges from farther away.
+        The fallback of fixed grids, which cannot shrink the step."""
+        assert self._scale is not None
+        kappa = self.options.kappa
+        ok = False
+        with torch.no_grad():
+            z = z0.detach()
+            psi = psi.detach()
+            f = z
+            for k in range(max_iters):
+                self.update_jacobian(field, times[-1], z[-1])
+                assert self.mode is not None
+                lu = self.lu(h_a, None)
+                f = torch.stack([field(ti, zi) for ti, zi in zip(times, z, strict=True)])
+                resid = z - psi - stage_sum(h_a, f)
+                delta = from_rows(lu.solve(to_rows(resid, self.mode)), z, self.mode)
+                nrm = float(torch.linalg.vector_norm(delta / self._scale))
+                nrm /= math.sqrt(delta.numel())
+                self.stats.n_iterations += 1
+                if not math.isfinite(nrm):
+                    break
+                z = z - delta
+                if nrm <= kappa and k > 0:
+                    ok = True
+                    break
+        self.stats.n_solves += 1
+        if not ok:
+            self.stats.n_failures += 1
+        rows = z.shape[1] if self.per_sample else 1
+        return z, f, torch.full((rows,), ok, dtype=torch.bool, device=z.device)
+
 
 def _rows_to(m: Tensor, like: Tensor, per_sample: bool) -> Tensor:
     """Row flags ``(B,)``/``(1,)`` broadcast against stacked stages ``(m, B, *state)``."""
