@@ -61,7 +61,8 @@ def solve(
         t: 1-D floating tensor of output times, strictly increasing or decreasing, on
             ``y0``'s device; ``t[0]`` is the initial time.
         method: a name (``euler, midpoint, heun, heun3, rk4`` fixed-step; ``adaptive_heun,
-            fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive) or a
+            fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive; ``rodas5``, ``kvaerno3``,
+            ``kvaerno5`` implicit, for stiff problems) or a
             :class:`~odenet.solvers.RungeKutta` instance.
         rtol, atol: relative and absolute tolerances of the adaptive error control: a
             step is accepted when the RMS of ``err / (atol + rtol * max(|y0|, |y1|))`` is
@@ -72,7 +73,9 @@ def solve(
         first_step: initial step of an adaptive method (default: Hairer's estimate).
         max_steps: bound on the number of steps (accepted + rejected; default 100000).
         options: torchdiffeq-style dict; accepted keys are ``first_step, safety, ifactor,
-            dfactor, beta, max_num_steps, step_t, jump_t, norm, dt_min, dt_max`` (adaptive)
+            dfactor, beta, max_num_steps, step_t, jump_t, norm, dt_min, dt_max,
+            stiffness_check`` (adaptive; ``stiffness_check=False`` turns off the
+            StiffnessDetected test of explicit pairs)
             and ``step_size, n_steps, max_num_steps`` (fixed). Unknown keys raise.
         event_fn: terminal event ``event_fn(t, y) -> 0-d tensor``; the solve stops where it
             changes sign, located on the dense output to float64 resolution in ``t``. The
@@ -111,6 +114,8 @@ def solve(
     Raises:
         TypeError, ValueError: bad input (the message names the argument and the fix).
         MaxStepsReached, StepSizeUnderflow, NonFiniteState: the solve could not finish.
+        StiffnessDetected: an explicit pair (dopri5, tsit5, dopri8) found the problem
+            stiff; use ``method="rodas5"`` or ``"kvaerno5"``.
     """
     from .gradients import Problem as GradientProblem  # lazy: odenet.gradients imports odeint
     from .gradients import get_gradient
