@@ -124,3 +124,19 @@ def log_slope(hs: list[float], errs: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
         (x - mx) ** 2 for x in xs
     )
+
+
+# implicit methods (odenet.solvers.implicit): (name, order); kvaerno3/5 are adaptive
+IMPLICIT_METHODS: list[tuple[str, int]] = [
+    ("implicit_euler", 1),
+    ("implicit_midpoint", 2),
+    ("trapezoid", 2),
+    ("sdirk2", 2),
+    ("trbdf2", 2),
+    ("radauIIA3", 3),
+    ("radauIIA5", 5),
+    ("gl4", 4),
+    ("gl6", 6),
+    ("kvaerno3", 3),
+    ("kvaerno5", 5),
+]

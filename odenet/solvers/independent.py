@@ -331,6 +331,12 @@ def integrate_independent(
     eps = float(np.finfo(np.float64).eps)
     h_floor = (8 * eps * torch.maximum(t0.abs(), t_end.abs())).clamp(min=ctrl.dt_min)
     attempt = StepAttempt(method, fld, cfg, t_out, h_floor)
+    if compile_step and getattr(method, "batched_step", None) is not None:
+        raise ValueError(
+            f"compile_step=True is not supported with the implicit method {method.name!r}: its "
+            "Newton iterations decide convergence on the host, so torch.compile recompiles "
+            "instead of speeding up; pass compile_step=False"
+        )
     if compile_step:
         compiled = compiled_attempt(fld.func, method)
         run: Callable[[Carry, Tensor], Any] = lambda c, i: compiled(attempt, c, i)  # noqa: E731

@@ -43,12 +43,6 @@ def _transpose_stage_sum(h_a: Tensor | float, w: Tensor) -> Tensor:
     return stage_sum(h_a.transpose(1, 2), w)
 
 
-def _scalar_stage_sum(h_a: Tensor | float, f: Tensor) -> Tensor:
-    if isinstance(h_a, Tensor) and h_a.dim() == 1:
-        return f * h_a.to(f.dtype).reshape(1, -1, *([1] * (f.dim() - 2)))
-    return stage_sum(h_a, f)
-
-
 def attach_implicit_gradient(
     field: Callable[..., Tensor],
     times: Sequence[object],
@@ -57,6 +51,7 @@ def attach_implicit_gradient(
     h_a: Tensor | float,
     lu: LUFactor,
     mode: str,
+    memo: dict[str, bool] | None = None,
 ) -> Tensor:
     """``Z*`` with the implicit-function gradient attached (``Z*`` itself when no input
     requires grad or grad mode is off).
@@ -69,16 +64,25 @@ def attach_implicit_gradient(
         h_a: as in :meth:`NewtonSolver.solve`.
         lu: the factorisation of ``I - hA ⊗ J`` used by Newton (the preconditioner).
         mode: ``"batch"`` or ``"full"`` (layout of ``lu``'s rows).
+        memo: per-solve dict; ``memo["field_grad"]`` records whether the field's output
+            depends on a tensor requiring grad (its parameters). Once it is known to be
+            ``False``, a stage whose ``psi`` has no graph skips the extra evaluation.
     """
     if not torch.is_grad_enabled():
         return z_star
+    if memo is not None and memo.get("field_grad") is False and not psi.requires_grad:
+        return z_star
     z_star = z_star.detach()
     f = torch.stack([field(ti, zi) for ti, zi in zip(times, z_star, strict=True)])
-    g_val = psi + _scalar_stage_sum(h_a, f)
+    if memo is not None:
+        memo["field_grad"] = f.requires_grad
+    g_val = psi + stage_sum(h_a, f)
     if not g_val.requires_grad:
         return z_star
 
-    def hook(grad: Tensor) -> Tensor:
+    def hook(grad: Tensor | None) -> Tensor | None:
+        if grad is None:  # an undefined gradient stays undefined
+            return None
         return _solve_transposed(field, times, z_star, h_a, lu, mode, grad)
 
     g_val.register_hook(hook)
@@ -114,6 +118,8 @@ def _solve_transposed(
         if bool(r.abs().max() <= tol):
             return w
         w = w + from_rows(lu.solve(to_rows(r, mode), adjoint=True), grad, mode)
+    if not isinstance(lu, LUFactor):  # matrix-free: no exact factorisation to fall back on
+        return w
     # the Newton Jacobian is too far from J(Z*): factor the exact one, then refine again
     exact = _exact_lu(field, times, z_star, h_a, mode)
     w = from_rows(exact.solve(to_rows(grad, mode), adjoint=True), grad, mode)

@@ -39,6 +39,7 @@ from .newton import NewtonOptions, NewtonSolver, NewtonStats, stage_sum
 __all__ = ["ImplicitBatchedStep", "ImplicitRungeKutta"]
 
 Field = Callable[[Any, Tensor], Tensor]
+
 Step = float | Tensor
 
 
@@ -78,6 +79,9 @@ class ImplicitRungeKutta(RungeKutta):
         max_iters: Newton iterations per stage solve.
         newton_rtol, newton_atol: tolerances of the Newton stopping test (default: the
             solve's ``rtol``/``atol`` on adaptive solves, ``1e-9``/``1e-11`` on fixed grids).
+        linear_solver: ``"direct"`` (Jacobian blocks + LU), ``"krylov"`` (matrix-free
+            Newton--Krylov: GMRES on Jacobian-vector products) or ``"auto"`` (Krylov when a
+            system has more than ``krylov_above`` components, e.g. conv fields).
 
     Attributes:
         last_stats: :class:`~odenet.solvers.implicit.newton.NewtonStats` of the latest solve
@@ -94,6 +98,8 @@ class ImplicitRungeKutta(RungeKutta):
         max_iters: int = 10,
         newton_rtol: float | None = None,
         newton_atol: float | None = None,
+        linear_solver: str = "auto",
+        krylov_above: int = 1024,
     ) -> None:
         tab = self.tableau
         if not tab.implicit:
@@ -104,6 +110,8 @@ class ImplicitRungeKutta(RungeKutta):
             max_iters=max_iters,
             rtol=newton_rtol,
             atol=newton_atol,
+            linear_solver=linear_solver,  # type: ignore[arg-type]
+            krylov_above=krylov_above,
         )
         self._fsal_flag = tab.fsal
         self._dense = None
@@ -229,6 +237,11 @@ def _retrying_solve(
             z, f, ok = torch.where(keep, z, z2), torch.where(keep, f, f2), ok | ok2
         else:
             z, f, ok = z2, f2, ok2
+    if not bool(ok.all()) and solver.fixed_grid:
+        # a fixed grid cannot shrink the step: full Newton from the explicit part psi
+        times, psi, _, h_a, _ = args
+        z, f, ok = solver.solve_full(field, times, psi, psi.detach(), h_a)
+        solver.mark_stale()  # the Jacobian is no longer the one at (t, y)
     if not bool(ok.all()):
         solver.mark_stale()
     return z, f, ok
@@ -268,16 +281,17 @@ def _dirk_stages(
             stage_ks.append(k)
             continue
         h_a: Step = gamma * dt
+        # initial guess: the method's predictor, else the explicit part psi (an explicit
+        # extrapolation can land far outside the basin of a stiff stage: ROBER)
         guess = _weighted(stage_ks, pred[i][:i]) if (pred is not None and i > 0) else None
-        if guess is None:
-            guess = stage_ks[-1] if stage_ks else k0
         with torch.no_grad():
-            z0 = (psi + _mul(guess, h_a)).detach()[None]
+            z0 = (psi if guess is None else psi + _mul(guess, h_a)).detach()[None]
         key = ("dirk", gamma, dt if not isinstance(dt, Tensor) else solver.step_count)
         z, f, ok_i = _retrying_solve(solver, field, t, y, ([ti], psi[None], z0, h_a, key))
         ok = ok & ok_i
         lu = solver.lu(h_a, key)
-        z = attach_implicit_gradient(field, [ti], psi[None], z, h_a, lu, solver.mode or "full")
+        mode = solver.mode or "full"
+        z = attach_implicit_gradient(field, [ti], psi[None], z, h_a, lu, mode, solver.memo)
         k = _safe_div(z - psi[None], h_a, f)[0]
         stage_ks.append(k)
     return ks + stage_ks, ok
@@ -307,7 +321,7 @@ def _coupled_stages(
         z0 = psi.detach().clone()
     z, f, ok = _retrying_solve(solver, field, t, y, (times, psi, z0, h_a, key))
     lu = solver.lu(h_a, key)
-    z = attach_implicit_gradient(field, times, psi, z, h_a, lu, solver.mode or "full")
+    z = attach_implicit_gradient(field, times, psi, z, h_a, lu, solver.mode or "full", solver.memo)
     a_inv = method._a_inv
     assert a_inv is not None
     stage_k = _safe_div(stage_sum(a_inv.to(y.device), z - psi), dt, f)

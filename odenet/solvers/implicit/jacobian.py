@@ -29,7 +29,7 @@ from torch import Tensor
 __all__ = ["LUFactor", "batched_jacobian", "block_view", "newton_matrix"]
 
 JacobianMode = Literal["batch", "full"]
-ADMode = Literal["rev", "fwd"]
+ADMode = Literal["rev", "fwd", "fd"]
 
 
 def block_view(x: Tensor, mode: JacobianMode, lead: int = 0) -> Tensor:
@@ -61,7 +61,11 @@ def batched_jacobian(
         y: ``(B, *state)`` for ``mode="batch"`` (any shape for ``"full"``).
         mode: ``"batch"`` (independent samples, blocks ``(B, n, n)``, ``n = prod(state)``)
             or ``"full"`` (one system, ``(1, N, N)``, ``N = y.numel()``).
-        ad: ``"rev"`` (``n`` vjps; cheaper when the field is wide) or ``"fwd"`` (``n`` jvps).
+        ad: ``"rev"`` (``n`` vjps; cheaper when the field is wide), ``"fwd"`` (``n`` jvps)
+            or ``"fd"`` (forward differences, ``n`` evaluations: for fields that
+            ``torch.func`` cannot transform, e.g. ones calling ``torch.autograd.grad`` as
+            the adjoint's augmented field does). ``"rev"``/``"fwd"`` fall back to ``"fd"``
+            when the transform raises.
 
     Returns:
         ``J`` with ``J[r, i, j] = ∂f_{r,i}/∂y_{r,j}``, in ``y``'s dtype and device.
@@ -71,11 +75,22 @@ def batched_jacobian(
     """
     if mode not in ("batch", "full"):
         raise ValueError(f"mode must be 'batch' or 'full'; got {mode!r}")
-    if ad not in ("rev", "fwd"):
-        raise ValueError(f"ad must be 'rev' or 'fwd'; got {ad!r}")
+    if ad not in ("rev", "fwd", "fd"):
+        raise ValueError(f"ad must be 'rev', 'fwd' or 'fd'; got {ad!r}")
     if mode == "batch" and y.dim() == 0:
         raise ValueError("mode='batch' needs a state y of shape (B, *state); got a 0-d y")
     y = y.detach()
+    if ad == "fd":
+        return _fd_jacobian(field, t, y, mode)
+    try:
+        return _ad_jacobian(field, t, y, mode, ad)
+    except RuntimeError:  # e.g. the field calls autograd or requires_grad_ inside
+        return _fd_jacobian(field, t, y, mode)
+
+
+def _ad_jacobian(
+    field: Callable[[object, Tensor], Tensor], t: object, y: Tensor, mode: str, ad: str
+) -> Tensor:
     shape = y.shape
     transform = torch.func.jacrev if ad == "rev" else torch.func.jacfwd
 
@@ -98,6 +113,27 @@ def batched_jacobian(
     with torch.no_grad():  # the transform still differentiates; no graph to parameters
         jac = transform(summed)(y)  # (n, B, *state)
     return jac.detach().reshape(n, b, n).transpose(0, 1)
+
+
+def _fd_jacobian(
+    field: Callable[[object, Tensor], Tensor], t: object, y: Tensor, mode: str
+) -> Tensor:
+    """Forward differences, one evaluation per state component (all samples perturbed at
+    once in batch mode); steps ``sqrt(eps) * max(|y_j|, 1)``."""
+    with torch.no_grad():
+        eps = torch.finfo(y.dtype).eps ** 0.5
+        rows = 1 if mode == "full" else y.shape[0]
+        flat = y.reshape(rows, -1)
+        n = flat.shape[1]
+        f0 = field(t, y).reshape(rows, -1)
+        steps = flat.abs().clamp(min=1.0).mul_(eps)
+        jac = torch.empty(rows, n, n, dtype=y.dtype, device=y.device)
+        for j in range(n):
+            yp = flat.clone()
+            yp[:, j] += steps[:, j]
+            fp = field(t, yp.reshape(y.shape)).reshape(rows, -1)
+            jac[:, :, j] = (fp - f0) / steps[:, j : j + 1]
+    return jac
 
 
 def newton_matrix(jac: Tensor, h_a: Tensor | float) -> Tensor:
