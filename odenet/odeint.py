@@ -75,8 +75,11 @@ def solve(
             the coarser of ``t``'s dtype and the state's (e.g. float32 around 1e6 is
             spaced 0.0625: gaps under 1); shift the time origin or use float64 there
             (``odenet._checks.check_time_resolution``; fixed steps likewise).
-        method: a name (``euler, midpoint, heun, heun3, rk4`` fixed-step; ``adaptive_heun,
-            fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive; ``explicit_adams,
+        method: a name (``euler, midpoint, heun, heun3, rk4, rk38`` fixed-step explicit;
+            ``implicit_euler, implicit_midpoint, trapezoid, radauIIA3, radauIIA5, gl4, gl6,
+            sdirk2, trbdf2`` fixed-step implicit; ``adaptive_heun,
+            fehlberg2, bosh3, dopri5, tsit5, dopri8`` adaptive; ``rodas5``, ``kvaerno3``,
+            ``kvaerno5`` implicit, for stiff problems; ``explicit_adams,
             implicit_adams`` fixed-step multistep; ``scipy_solver`` scipy's integrators,
             no gradients) or a :class:`~odenet.solvers.Method` instance such as
             ``Dopri5()`` or ``ImplicitAdams(max_order=5)``.
@@ -89,7 +92,9 @@ def solve(
         first_step: initial step of an adaptive method (default: Hairer's estimate).
         max_steps: bound on the number of steps (accepted + rejected; default 100000).
         options: torchdiffeq-style dict; accepted keys are ``first_step, safety, ifactor,
-            dfactor, beta, max_num_steps, step_t, jump_t, norm, dt_min, dt_max`` (adaptive)
+            dfactor, beta, max_num_steps, step_t, jump_t, norm, dt_min, dt_max,
+            stiffness_check`` (adaptive; ``stiffness_check=False`` turns off the
+            StiffnessDetected test of explicit pairs)
             and ``step_size, n_steps, max_num_steps, grid, perturb`` (fixed: ``grid`` is an
             explicit step grid from ``t[0]`` to ``t[-1]``; ``perturb=True`` samples ``func``
             just inside each step's ends, for fields that jump on the grid points;
@@ -155,6 +160,8 @@ def solve(
     Raises:
         TypeError, ValueError: bad input (the message names the argument and the fix).
         MaxStepsReached, StepSizeUnderflow, NonFiniteState: the solve could not finish.
+        StiffnessDetected: an explicit pair (dopri5, tsit5, dopri8) found the problem
+            stiff; use ``method="rodas5"`` or ``"kvaerno5"``.
     """
     from .gradients import Problem as GradientProblem  # lazy: odenet.gradients imports odeint
     from .gradients import get_gradient

@@ -4,6 +4,8 @@ Van der Pol, never on non-stiff problems, and the option that turns it off."""
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -84,3 +86,13 @@ def test_monitor_applies_to_pairs_with_a_repeated_last_node() -> None:
     assert StiffnessMonitor.for_method(get_method("bosh3")) is None  # c = (0, 1/2, 3/4, 1)
     assert StiffnessMonitor.for_method(get_method("rk4")) is None  # fixed step
     assert StiffnessMonitor.for_method(get_method("rodas5")) is None  # implicit
+
+
+def test_readme_choosing_a_solver_snippet_runs() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Choosing a solver", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert blocks
+    namespace: dict[str, object] = {}
+    exec(compile(blocks[0], "README.md: Choosing a solver", "exec"), namespace)
+    assert namespace["sol"].stats.n_jacobians > 0  # type: ignore[attr-defined]
