@@ -4,7 +4,9 @@ Workload (issue 4): vector field MLP dim -> 64 -> dim with tanh, t in [0, 1], CP
 thread, batch x dim in {16x2, 256x32, 4096x64}; rk4 with step 0.01, dopri5 and tsit5 at
 rtol=1e-6, atol=1e-8. For every library: median wall time of 5 runs after a warm-up,
 function evaluations, overhead = time / (evaluations x time of one func call), and the
-max error of y(1) against a float64 reference (torchdiffeq dopri8, rtol=1e-12).
+max error of y(1) against a float64 reference (torchdiffeq dopri8, rtol=1e-12). The
+solve and a batch of single func calls are timed alternately (one of each per repeat), so
+the overhead ratio holds on a loaded machine.
 
 Run: ``python benchmarks/solvers.py`` (``--quick`` for the two small sizes only).
 Writes benchmarks/results/solvers.json and benchmarks/results/solvers.md.
@@ -13,7 +15,9 @@ Writes benchmarks/results/solvers.json and benchmarks/results/solvers.md.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +25,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import call_time, markdown_table, median_time, write_results
+from common import call_time, markdown_table, write_results
 
 import odenet
 
@@ -98,7 +102,7 @@ def measure(batch: int, dim: int, repeats: int) -> list[dict]:
     ref = reference(f, y0)
     t0 = torch.zeros(())
     with torch.no_grad():
-        t_call = call_time(lambda: f(t0, y0))
+        call_time(lambda: f(t0, y0))  # warm-up
     rows = []
     for method, kw in METHODS:
         for lib, runner in RUNNERS.items():
@@ -109,7 +113,7 @@ def measure(batch: int, dim: int, repeats: int) -> list[dict]:
                 f.calls = 0
                 y1 = fn()
                 nfe = f.calls
-                seconds = median_time(fn, repeats=repeats)
+                seconds, t_call = interleaved_times(fn, lambda: f(t0, y0), repeats)
             err = float((y1.double() - ref).abs().max())
             rows.append(
                 {
@@ -129,6 +133,25 @@ def measure(batch: int, dim: int, repeats: int) -> list[dict]:
                 flush=True,
             )
     return rows
+
+
+def interleaved_times(
+    fn: Callable[[], object], call: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Median time of ``fn()`` and of one ``call()``, taken alternately (a batch of calls
+    after each run), so load on a shared machine hits both alike."""
+    fn()
+    runs, calls = [], []
+    n = max(1, int(0.02 / max(call_time(call, min_seconds=0.02), 1e-7)))
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for _ in range(n):
+            call()
+        calls.append((time.perf_counter() - start) / n)
+    return statistics.median(runs), statistics.median(calls)
 
 
 def add_speedups(rows: list[dict]) -> None:

@@ -16,6 +16,12 @@ Time is held in float64 tensors ``(batch,)`` and handed to ``func`` as a tensor 
 ``(batch,)`` in the user's time dtype (as torchode does): ``func(t, y)`` must accept a
 per-sample ``t`` (an autonomous ``func`` ignores it).
 
+Two loops share these laws: eager solves run
+:func:`~odenet.solvers.independent_host.integrate_host_controlled` (the per-sample
+controller on ``(batch,)`` NumPy arrays on the host, the stages on the device), and
+``compile_step=True`` runs :class:`StepAttempt` below, all on the device, fused by
+``torch.compile``.
+
 Reference for per-sample batched solving: M. Lienen & S. Günnemann, "torchode: A Parallel
 ODE Solver for PyTorch", NeurIPS workshop 2022.
 """
