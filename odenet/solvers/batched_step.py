@@ -20,7 +20,7 @@ from torch import Tensor
 
 from .runge_kutta import RungeKutta
 
-__all__ = ["BatchedStep", "expand_to", "mask_to"]
+__all__ = ["BatchedStep", "batched_step_for", "expand_to", "mask_to"]
 
 Coeffs = tuple[tuple[int, float], ...]
 #: ``field(t, y)`` with ``t`` of shape ``(batch,)`` (float64) and ``y`` ``(batch, *state)``.
@@ -123,3 +123,11 @@ class BatchedStep:
         h10 = expand_to(dt * (th3 - 2.0 * th2 + theta), y0)
         h11 = expand_to(dt * (th3 - th2), y0)
         return y0 + h01 * (y1 - y0) + h10 * ks[0] + h11 * ks[-1]
+
+
+def batched_step_for(method: object, rtol: float, atol: float) -> BatchedStep:
+    """The per-sample step of ``method`` for the independent batch mode: the method's own
+    ``batched_step(rtol, atol)`` when it brings one (implicit and Rosenbrock methods, whose
+    stages need Newton or linear solves), else the explicit :class:`BatchedStep`."""
+    own_step = getattr(method, "batched_step", None)
+    return BatchedStep(method) if own_step is None else own_step(rtol, atol)  # type: ignore[arg-type]

@@ -40,7 +40,7 @@ import torch
 import torch.utils.checkpoint
 from torch import Tensor
 
-from .batched_step import BatchedStep, mask_to
+from .batched_step import BatchedStep, batched_step_for, mask_to
 from .field import check_evaluation
 from .independent_control import (
     accept_factor,
@@ -171,8 +171,7 @@ class StepAttempt:
         t_out: Tensor,
         h_floor: Tensor,
     ) -> None:
-        own_step = getattr(method, "batched_step", None)  # implicit methods bring their own
-        self.step = BatchedStep(method) if own_step is None else own_step(cfg.rtol, cfg.atol)
+        self.step = batched_step_for(method, cfg.rtol, cfg.atol)
         self.field = field
         self.cfg = cfg
         self.q = method.error_exponent_order

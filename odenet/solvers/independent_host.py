@@ -24,7 +24,7 @@ import torch
 import torch.utils.checkpoint
 from torch import Tensor
 
-from .batched_step import BatchedStep, mask_to
+from .batched_step import BatchedStep, batched_step_for, mask_to
 from .independent_control import accept_factor, reject_factor, scaled_ratio
 from .integrate import MAX_NONFINITE_RETRIES, AdaptiveConfig
 from .runge_kutta import RungeKutta
@@ -69,7 +69,7 @@ def integrate_host_controlled(
         last_step`` (``(batch,)``), and the number of batched calls of ``fld`` made here.
     """
     dev = y0.device
-    step = BatchedStep(method)
+    step = batched_step_for(method, cfg.rtol, cfg.atol)
     ctrl, q = cfg.controller, method.error_exponent_order
     fsal = step.fsal
     force = method.interpolant_order < method.order - 1 or (
