@@ -199,3 +199,17 @@ def test_sphinx_roles_become_code_spans() -> None:
         "see `Dopri5` and `odenet.odeint`"
     )
     assert rewrite(":meth:`Solution.evaluate`, ``x``") == "`Solution.evaluate`, ``x``"
+
+
+def test_choosing_a_solver_lists_every_method() -> None:
+    """The method table of the solver guide has a row for every name of ``METHODS``."""
+    from odenet.solvers import METHODS
+
+    rows = [
+        line
+        for line in (ROOT / "docs" / "choosing-a-solver.md").read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    first_cells = " ".join(row.split(" | ")[0] for row in rows)
+    missing = [name for name in sorted(METHODS) if f"`{name}`" not in first_cells]
+    assert not missing, f"docs/choosing-a-solver.md has no row for {missing}"
