@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -41,10 +42,21 @@ def _nav_files(nav: object) -> list[str]:
     return []
 
 
-def _mkdocs_nav() -> list[str]:
-    # mkdocs.yml uses no custom YAML tags, so the safe loader reads it
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
-    return _nav_files(config["nav"])
+@pytest.fixture(scope="module")
+def mkdocs_site() -> tuple[Any, Any, Any]:
+    """``(config, files, navigation)`` as ``mkdocs build`` makes them: ``mkdocs.yml`` after
+    the plugins' and hooks' ``on_config`` (which fills in the API section of the nav), the
+    files after their ``on_files`` (which adds the generated pages), and the nav built
+    from both."""
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install '.[docs]')")
+    from mkdocs.config import load_config
+    from mkdocs.structure.files import get_files
+    from mkdocs.structure.nav import get_navigation
+
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    config = config.plugins.on_config(config)
+    files = config.plugins.on_files(get_files(config), config=config)
+    return config, files, get_navigation(files, config)
 
 
 def test_every_subpackage_with_all_has_a_page() -> None:
@@ -86,13 +98,36 @@ def test_new_method_classes_are_in_the_reference() -> None:
         assert f"::: odenet.solvers.{name}\n" in solvers
 
 
-def test_every_page_is_in_the_nav_and_exists() -> None:
-    nav = _mkdocs_nav()
+def test_every_page_is_in_the_nav_and_exists(mkdocs_site: tuple[Any, Any, Any]) -> None:
+    config, files, navigation = mkdocs_site
+    nav = _nav_files(config["nav"])
     written = sorted(str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").glob("*.md"))
     for page in [*written, *PAGES]:
-        assert page in nav, f"{page} is missing from the nav of mkdocs.yml"
+        assert page in nav, f"{page} is missing from the nav (mkdocs.yml or the docs hook)"
     for page in nav:
         assert page in PAGES or (ROOT / "docs" / page).is_file(), page
+    # the navigation mkdocs renders holds exactly the pages it builds
+    in_nav = sorted(page.file.src_uri for page in navigation.pages)
+    built = sorted(f.src_uri for f in files.documentation_pages())
+    assert in_nav == built
+
+
+def test_the_api_section_of_the_nav_is_generated() -> None:
+    """mkdocs.yml names only the index page; the hook lists every subpackage's page, so
+    a new subpackage needs no edit of mkdocs.yml."""
+    raw = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    assert {HOOK.NAV_SECTION: "api/index.md"} in raw
+    expanded = HOOK.expand_nav(raw)
+    (section,) = [item[HOOK.NAV_SECTION] for item in expanded if HOOK.NAV_SECTION in item]
+    assert _nav_files(section) == ["api/index.md", *(f"api/{s}.md" for s in HOOK.subpackages())]
+    assert sorted(_nav_files(section)) == sorted(PAGES)
+    # the rest of the nav is left as written
+    assert [i for i in expanded if HOOK.NAV_SECTION not in i] == [
+        i for i in raw if HOOK.NAV_SECTION not in i
+    ]
+    assert HOOK.expand_nav(None) is None  # no nav: mkdocs lists every page itself
+    with pytest.raises(ValueError, match="API reference"):
+        HOOK.expand_nav([{"Home": "index.md"}])
 
 
 def test_ci_builds_the_docs_after_the_tests() -> None:
@@ -164,3 +199,17 @@ def test_sphinx_roles_become_code_spans() -> None:
         "see `Dopri5` and `odenet.odeint`"
     )
     assert rewrite(":meth:`Solution.evaluate`, ``x``") == "`Solution.evaluate`, ``x``"
+
+
+def test_choosing_a_solver_lists_every_method() -> None:
+    """The method table of the solver guide has a row for every name of ``METHODS``."""
+    from odenet.solvers import METHODS
+
+    rows = [
+        line
+        for line in (ROOT / "docs" / "choosing-a-solver.md").read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    first_cells = " ".join(row.split(" | ")[0] for row in rows)
+    missing = [name for name in sorted(METHODS) if f"`{name}`" not in first_cells]
+    assert not missing, f"docs/choosing-a-solver.md has no row for {missing}"

@@ -54,3 +54,12 @@ def test_readme_irregular_time_series_snippet_runs() -> None:
     t1 = math.sqrt(2 / 9.81)
     expect = [t1, t1 + 2 * 0.8 * t1, t1 + 2 * 0.8 * t1 + 2 * 0.64 * t1]
     assert all(abs(a - b) < 1e-5 for a, b in zip(namespace["bounces"], expect, strict=True))  # type: ignore[arg-type]
+
+
+def test_readme_names_every_method() -> None:
+    """Every name of ``odenet.solvers.METHODS`` is listed in the README's solving section."""
+    from odenet.solvers import METHODS
+
+    section = _section((ROOT / "README.md").read_text(), "Solving an ODE")
+    missing = [name for name in sorted(METHODS) if f"`{name}`" not in section]
+    assert not missing, f"README.md's 'Solving an ODE' does not list {missing}"

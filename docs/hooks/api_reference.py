@@ -4,9 +4,11 @@ the table of Hydra config groups (from ``conf/``) on the experiments page.
 One page per subpackage of odenet that defines ``__all__`` (``api/<name>.md``), with one
 mkdocstrings block per exported name, and a page for ``odenet`` itself (``api/index.md``):
 names re-exported from a subpackage link to their entry there, the others are rendered.
-A name added to an ``__all__`` appears in the reference without editing any page;
-``tests/test_docs.py`` checks that every public name is covered and every page is in the
-nav of ``mkdocs.yml``.
+A name added to an ``__all__`` appears in the reference without editing any page, and a
+new subpackage gets its page and its nav entry: the ``API reference`` section of the nav in
+``mkdocs.yml`` names only ``api/index.md``, and :func:`on_config` expands it into one entry
+per generated page. ``tests/test_docs.py`` checks that every public name is covered and
+every page is in the nav mkdocs builds.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 PACKAGE = "odenet"
+#: the title of the nav section that :func:`on_config` fills with the generated pages
+NAV_SECTION = "API reference"
 CONF = Path(__file__).resolve().parents[2] / "conf"
 #: the line of ``docs/experiments.md`` replaced by the config-group table
 CONF_PLACEHOLDER = "<!-- conf-groups -->"
@@ -132,6 +136,48 @@ def pages() -> dict[str, str]:
     for sub in subpackages():
         out[f"api/{sub}.md"] = subpackage_page(sub)
     return out
+
+
+def api_nav() -> list[dict[str, str]]:
+    """The nav entries of the generated pages: ``odenet`` first, then the subpackages."""
+    subs = [{f"{PACKAGE}.{sub}": f"api/{sub}.md"} for sub in subpackages()]
+    return [{PACKAGE: "api/index.md"}, *subs]
+
+
+def expand_nav(nav: list[Any] | None) -> list[Any] | None:
+    """``nav`` with its top-level ``API reference`` section replaced by :func:`api_nav`.
+
+    ``None`` (no nav in ``mkdocs.yml``: mkdocs lists every page itself) is returned as is.
+
+    Raises:
+        ValueError: if ``nav`` has no top-level section titled :data:`NAV_SECTION`.
+    """
+    if nav is None:
+        return None
+    out = []
+    found = False
+    for item in nav:
+        if isinstance(item, dict) and NAV_SECTION in item:
+            item = {NAV_SECTION: api_nav()}
+            found = True
+        out.append(item)
+    if not found:
+        raise ValueError(
+            f"the nav of mkdocs.yml has no top-level {NAV_SECTION!r} section for the generated "
+            f"API pages; add the line `- {NAV_SECTION}: api/index.md` to it"
+        )
+    return out
+
+
+def on_config(config: Any) -> Any:
+    """Fill the ``API reference`` section of the nav with every generated page."""
+    from mkdocs.exceptions import PluginError
+
+    try:
+        config["nav"] = expand_nav(config["nav"])
+    except ValueError as exc:
+        raise PluginError(str(exc)) from None
+    return config
 
 
 def on_files(files: Any, config: Any) -> Any:
