@@ -69,7 +69,8 @@ def integrate_host_controlled(
         last_step`` (``(batch,)``), and the number of batched calls of ``fld`` made here.
     """
     dev = y0.device
-    step = BatchedStep(method)
+    own_step = getattr(method, "batched_step", None)  # implicit methods bring their own
+    step = BatchedStep(method) if own_step is None else own_step(cfg.rtol, cfg.atol)
     ctrl, q = cfg.controller, method.error_exponent_order
     fsal = step.fsal
     force = method.interpolant_order < method.order - 1 or (
