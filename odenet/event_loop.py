@@ -158,6 +158,11 @@ def solve_events(
     if not solver.adaptive and opts.get("n_steps") is not None:
         # n_steps spans [t0, t_end]; segments restart at events, so keep its step size
         n = _positive_int("n_steps", opts.pop("n_steps"))
+        if math.isinf(times[-1]):
+            raise ValueError(
+                f"n_steps={n} divides the span t[0]..t[-1], but t[-1]={times[-1]} (an "
+                "open-ended event search); give step_size instead, e.g. step_size=0.01"
+            )
         opts["step_size"] = abs(times[-1] - times[0]) / n
     plan = Plan(solver, opts, rtol, atol)
     f: Flat = wrap_tuple_func(func, flat) if flat.is_tuple else func  # type: ignore[assignment]

@@ -300,3 +300,14 @@ def test_reset_must_keep_the_state_dtype() -> None:
     tup = Event(lambda t, y: y[0][0, 0] - 0.5, terminal=False, reset=lambda t, y: (y[1], y[0]))
     with pytest.raises(ValueError, match=r"Event.reset\(t, y\)\[0\] must return y's shape"):
         odenet.solve(lambda t, y: (-y[0], -y[1]), parts, t, event_fn=[tup])
+
+
+def test_n_steps_with_an_open_ended_search_names_step_size() -> None:
+    """n_steps over t = [0, inf] used to report 'step_size=inf ... pass n_steps=1'."""
+    y0 = torch.tensor([1.0, 0.0], dtype=D)
+    t = torch.tensor([0.0, math.inf], dtype=D)
+    ev = [Event(lambda t, y: y[0], direction=-1)]
+    with pytest.raises(ValueError, match=r"n_steps=100 divides.*give step_size"):
+        odenet.solve(ball, y0, t, method="rk4", n_steps=100, event_fn=ev)
+    sol = odenet.solve(ball, y0, t, method="rk4", step_size=0.01, event_fn=ev)
+    assert abs(float(sol.event_t) - math.sqrt(2 / G)) < 1e-9
