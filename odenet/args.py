@@ -1,6 +1,6 @@
 """``odeint(func, y0, t, args=...)``: extra inputs passed through to ``func(t, y, args)``.
 
-``args`` is any Python object -- a tensor, a tuple/list/dict of tensors, an
+``args`` is any Python object -- a tensor, a tuple/list/dict/dataclass of tensors, an
 :mod:`odenet.interpolate` path used as a forcing term, an ``nn.Module`` -- handed to
 ``func`` unchanged at every evaluation. Gradients reach the tensors inside it with every
 strategy: autograd and checkpoint differentiate through them like any tensor ``func``
@@ -10,6 +10,8 @@ to the parameters they integrate (:func:`grad_inputs`).
 
 from __future__ import annotations
 
+import dataclasses
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,7 +23,8 @@ _PATH_TENSORS = ("knots", "a", "b", "c", "d")
 
 
 def _tensors(obj: Any, depth: int = 0) -> list[Tensor]:
-    """Every tensor reachable in ``obj`` (containers, modules, interpolation paths)."""
+    """Every tensor reachable in ``obj`` (containers, dataclasses, ``SimpleNamespace``,
+    modules, interpolation paths)."""
     if depth > 20:
         return []
     if isinstance(obj, Tensor):
@@ -32,6 +35,11 @@ def _tensors(obj: Any, depth: int = 0) -> list[Tensor]:
         return [x for v in obj.values() for x in _tensors(v, depth + 1)]
     if isinstance(obj, (tuple, list)):
         return [x for v in obj for x in _tensors(v, depth + 1)]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = [getattr(obj, f.name, None) for f in dataclasses.fields(obj)]
+        return [x for v in fields for x in _tensors(v, depth + 1)]
+    if isinstance(obj, types.SimpleNamespace):
+        return [x for v in vars(obj).values() for x in _tensors(v, depth + 1)]
     if all(hasattr(obj, k) for k in ("evaluate", "derivative", "a", "b")):
         return [x for k in _PATH_TENSORS for x in _tensors(getattr(obj, k, None), depth + 1)]
     return []

@@ -158,6 +158,11 @@ def solve_events(
     if not solver.adaptive and opts.get("n_steps") is not None:
         # n_steps spans [t0, t_end]; segments restart at events, so keep its step size
         n = _positive_int("n_steps", opts.pop("n_steps"))
+        if math.isinf(times[-1]):
+            raise ValueError(
+                f"n_steps={n} divides the span t[0]..t[-1], but t[-1]={times[-1]} (an "
+                "open-ended event search); give step_size instead, e.g. step_size=0.01"
+            )
         opts["step_size"] = abs(times[-1] - times[0]) / n
     plan = Plan(solver, opts, rtol, atol)
     f: Flat = wrap_tuple_func(func, flat) if flat.is_tuple else func  # type: ignore[assignment]
@@ -239,16 +244,28 @@ def _channels(
     and one value per sample)."""
     owner: list[tuple[int, int | None]] = []
     for i, (ev, g) in enumerate(zip(events, gs, strict=True)):
-        if not ev.per_sample:
-            owner.append((i, None))
-            continue
-        if flat.is_tuple or y.dim() == 0:
+        if ev.per_sample and (flat.is_tuple or y.dim() == 0):
             raise ValueError(
                 f"event_fn[{i}] has per_sample=True, which needs a tensor y0 of shape "
                 "(batch, *state); got a tuple or 0-d y0"
             )
         with torch.no_grad():
-            n = g(t, y).numel()
+            value = g(t, y)
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"event_fn[{i}].fn(t, y) must return a tensor; got {type(value).__name__}. "
+                "Build it from t and y, e.g. y[..., 0] - 1.0"
+            )
+        n = value.numel()
+        if not ev.per_sample:
+            if n != 1:
+                raise ValueError(
+                    f"event_fn[{i}].fn(t, y) must return one value (a 0-d tensor); got shape "
+                    f"{tuple(value.shape)}. Reduce it (e.g. y[:, 0].min()) or pass "
+                    "per_sample=True for one event per sample"
+                )
+            owner.append((i, None))
+            continue
         if n != y.shape[0]:
             raise ValueError(
                 f"event_fn[{i}] has per_sample=True and must return one value per sample "
@@ -290,17 +307,34 @@ def _reset(
 ) -> Tensor:
     new = reset(t, flat.unpack(y))
     if flat.is_tuple:
-        if not isinstance(new, (tuple, list)) or len(new) != len(flat.shapes or ()):
+        shapes = flat.shapes or ()
+        if not isinstance(new, (tuple, list)) or len(new) != len(shapes):
             raise TypeError(f"Event.reset must return a tuple like y0; got {type(new).__name__}")
+        for j, (part, shape) in enumerate(zip(new, shapes, strict=True)):
+            _check_reset_part(part, shape, y, f"Event.reset(t, y)[{j}]")
         return torch.cat([p.reshape(-1) for p in new])  # type: ignore[union-attr]
-    if not isinstance(new, Tensor) or new.shape != y.shape:
-        got = tuple(new.shape) if isinstance(new, Tensor) else type(new).__name__
-        raise ValueError(f"Event.reset must return y's shape {tuple(y.shape)}; got {got}")
+    _check_reset_part(new, y.shape, y, "Event.reset(t, y)")
     if sample is None:
         return new
     row = torch.zeros(y.shape[0], dtype=torch.bool, device=y.device)
     row[sample] = True
     return torch.where(row.view(-1, *([1] * (y.dim() - 1))), new, y)
+
+
+def _check_reset_part(part: object, shape: torch.Size, y: Tensor, name: str) -> None:
+    """A reset state (or one part of a tuple state) must keep the shape, dtype and device
+    of the state it replaces: the solve continues from it (a float32 reset of a float64
+    solve would silently continue in float32)."""
+    if not isinstance(part, Tensor):
+        raise TypeError(f"{name} must return a tensor like y; got {type(part).__name__}")
+    if part.shape != shape:
+        raise ValueError(f"{name} must return y's shape {tuple(shape)}; got {tuple(part.shape)}")
+    if part.dtype != y.dtype or part.device != y.device:
+        raise TypeError(
+            f"{name} must return y's dtype and device ({y.dtype}, {y.device}); got "
+            f"({part.dtype}, {part.device}). Build the new state from y, e.g. torch.stack or "
+            "y.clone() with its entries changed"
+        )
 
 
 def _solution(

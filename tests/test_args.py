@@ -148,3 +148,28 @@ def test_odeint_adjoint_passes_args():
     g_ref = torch.autograd.grad(y_ref[-1].sum(), (a, b, data))
     for x, y in zip(g_adj, g_ref, strict=True):
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("gradient", ["autograd", "adjoint", "checkpoint"])
+def test_tensors_in_a_dataclass_or_namespace_get_gradients(gradient: str) -> None:
+    """A dataclass (or SimpleNamespace) of tensors as args: y(1) = exp(-w) y0, so
+    d sum(y(1)) / dw = -sum(y0) exp(-w) with every strategy (the adjoint used to raise
+    'element 0 of tensors does not require grad')."""
+    import dataclasses
+    import types
+
+    @dataclasses.dataclass
+    class Rate:
+        w: torch.Tensor
+
+    y0 = torch.ones(3, dtype=D)
+    t = torch.tensor([0.0, 1.0], dtype=D)
+    for wrap in (Rate, lambda w: types.SimpleNamespace(w=w)):
+        w = torch.tensor(0.7, dtype=D, requires_grad=True)
+        ys = odenet.odeint(
+            lambda t, y, a: -a.w * y, y0, t, args=wrap(w), gradient=gradient,
+            rtol=1e-10, atol=1e-12,
+        )  # fmt: skip
+        ys[-1].sum().backward()
+        expected = -3 * torch.exp(-torch.tensor(0.7, dtype=D))
+        torch.testing.assert_close(w.grad, expected, rtol=1e-7, atol=1e-9)

@@ -272,3 +272,42 @@ def test_per_sample_event_must_return_one_value_per_sample():
         odenet.solve(
             batch_ball, torch.ones(3, 2, dtype=D), torch.tensor([0.0, 1.0], dtype=D), event_fn=[ev]
         )
+
+
+def _decay(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return -y
+
+
+def test_event_function_must_return_one_value_or_be_per_sample() -> None:
+    """A vector-valued fn without per_sample (used to end in a raw IndexError) and a
+    non-tensor fn (raw AttributeError) are refused with the fix."""
+    y0 = torch.tensor([[1.0], [2.0], [4.0]], dtype=torch.float64)
+    t = torch.tensor([0.0, 3.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"event_fn\[0\].*one value.*per_sample=True"):
+        odenet.solve(_decay, y0, t, event_fn=[Event(lambda t, y: y[:, 0] - 0.5, terminal=False)])
+    with pytest.raises(TypeError, match=r"event_fn\[0\].*must return a tensor; got float"):
+        odenet.solve(_decay, y0, t, event_fn=[Event(lambda t, y: 0.5, terminal=False)])
+
+
+def test_reset_must_keep_the_state_dtype() -> None:
+    """A reset returning float32 for a float64 solve used to continue silently in float32."""
+    y0 = torch.tensor([[1.0], [2.0]], dtype=torch.float64)
+    t = torch.tensor([0.0, 3.0], dtype=torch.float64)
+    ev = Event(lambda t, y: y[0, 0] - 0.5, terminal=False, reset=lambda t, y: y.float())
+    with pytest.raises(TypeError, match=r"Event\.reset.*dtype"):
+        odenet.solve(_decay, y0, t, event_fn=[ev])
+    parts = (y0, y0[:, 0].clone())
+    tup = Event(lambda t, y: y[0][0, 0] - 0.5, terminal=False, reset=lambda t, y: (y[1], y[0]))
+    with pytest.raises(ValueError, match=r"Event.reset\(t, y\)\[0\] must return y's shape"):
+        odenet.solve(lambda t, y: (-y[0], -y[1]), parts, t, event_fn=[tup])
+
+
+def test_n_steps_with_an_open_ended_search_names_step_size() -> None:
+    """n_steps over t = [0, inf] used to report 'step_size=inf ... pass n_steps=1'."""
+    y0 = torch.tensor([1.0, 0.0], dtype=D)
+    t = torch.tensor([0.0, math.inf], dtype=D)
+    ev = [Event(lambda t, y: y[0], direction=-1)]
+    with pytest.raises(ValueError, match=r"n_steps=100 divides.*give step_size"):
+        odenet.solve(ball, y0, t, method="rk4", n_steps=100, event_fn=ev)
+    sol = odenet.solve(ball, y0, t, method="rk4", step_size=0.01, event_fn=ev)
+    assert abs(float(sol.event_t) - math.sqrt(2 / G)) < 1e-9

@@ -111,6 +111,24 @@ ALIASES.update({"radauiia3": "radauIIA3", "radauiia5": "radauIIA5"})
 _INSTANCES: dict[str, Method] = {}
 
 
+def _stepped_as_written(method: Method) -> Method:
+    """Refuse a :class:`RungeKutta` whose tableau is implicit but whose step is the
+    explicit stage sum (it would silently run as another, explicit method)."""
+    tab = getattr(method, "tableau", None)
+    if (
+        isinstance(method, RungeKutta)
+        and not isinstance(method, ImplicitRungeKutta)
+        and tab is not None
+        and not tab.explicit
+    ):
+        raise TypeError(
+            f"{type(method).__name__} has an implicit tableau but derives from RungeKutta, "
+            "whose step is explicit (the result would be silently wrong); derive it from "
+            "odenet.solvers.ImplicitRungeKutta instead"
+        )
+    return method
+
+
 def get_method(method: str | Method | type[Method] | None) -> Method:
     """The method object for a string shortcut or an instance (``None``: dopri5, as in
     torchdiffeq).
@@ -123,9 +141,9 @@ def get_method(method: str | Method | type[Method] | None) -> Method:
     if method is None:  # torchdiffeq's default
         method = "dopri5"
     if isinstance(method, Method):
-        return method
+        return _stepped_as_written(method)
     if isinstance(method, type) and issubclass(method, Method):
-        return method()
+        return _stepped_as_written(method())
     if isinstance(method, str):
         key = ALIASES.get(method.lower(), method.lower())
         if key in _INSTANCES:

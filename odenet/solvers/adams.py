@@ -14,7 +14,10 @@ equally spaced past points (Hairer, Norsett & Wanner, *Solving ODEs I*, Sec. III
 are computed here exactly in rational arithmetic.
 
 The procedure is torchdiffeq 0.2.5's ``explicit_adams``/``implicit_adams`` (fixed grid):
-the history holds at most ``max_order - 1`` evaluations; while it holds fewer than three,
+the history holds at most ``max_order - 1`` evaluations, all on equally spaced points: where
+the grid's step changes (an explicit ``grid``, a shortened last step) it restarts from the
+newest evaluation (torchdiffeq keeps the equal-step weights there, which drops a
+non-uniform grid to second order); while it holds fewer than three,
 the step is Runge--Kutta's 3/8 rule (fourth order); afterwards the order grows by one per
 step up to ``max_order - 1`` for the predictor. The implicit variant corrects with the
 Adams--Moulton formula one order higher, by functional iteration until two iterates agree
@@ -227,8 +230,12 @@ class AdamsMethod(LoopMethod):
         last = len(grid) - 1
         # perturb: every step samples func just inside its ends (k0 was taken just after t0)
         perturb = bool(settings.opts.get("perturb", False))
+        dt_prev = None
         for n, t_new in enumerate(grid[1:], start=1):
             dt = t_new - t
+            if dt_prev is not None and not _same_step(dt, dt_prev):
+                history.clear()  # the Adams weights hold for equal steps only: restart
+            dt_prev = dt
             history.appendleft(f)
             step_fld = _one_sided(fld, t, t_new) if perturb else fld  # type: ignore[arg-type]
             y1 = self._advance(step_fld, t, y, dt, history, settings.rtol, settings.atol)
@@ -282,6 +289,12 @@ class AdamsMethod(LoopMethod):
 
     def __hash__(self) -> int:
         return hash((type(self), self.max_order, self.max_iters))
+
+
+def _same_step(dt: float, dt_prev: float) -> bool:
+    """Whether two grid steps are equal up to the rounding of the grid's construction
+    (the history's Adams weights assume equally spaced points)."""
+    return abs(dt - dt_prev) <= 1e-9 * max(abs(dt), abs(dt_prev))
 
 
 def _converged(previous: Tensor, current: Tensor, rtol: float, atol: float) -> bool:

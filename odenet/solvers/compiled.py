@@ -106,7 +106,15 @@ class CompiledSteps:
         self, field: CountingField, t: float, y: Tensor, dt: float, k0: Tensor
     ) -> tuple[Tensor, list[Tensor]]:
         """As :meth:`RungeKutta.step`; ``field`` only counts the evaluations here (the
-        compiled code calls ``func`` itself with the field's time dtype)."""
+        compiled code calls ``func`` itself with the field's time dtype).
+
+        A ``field`` that is not the loop's :class:`CountingField` is a wrapper that moves
+        evaluation times (``perturb``'s one-sided field, ``jump_t``'s left limit): the
+        compiled code would bypass it, so such a step runs the method's own eager step.
+        """
+        if not isinstance(field, CountingField):
+            self._err = None
+            return self.method.step(field, t, y, dt, k0)
         dev = y.device
         tt = torch.scalar_tensor(t, dtype=torch.float64, device=dev)
         hh = torch.scalar_tensor(dt, dtype=torch.float64, device=dev)

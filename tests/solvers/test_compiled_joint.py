@@ -67,3 +67,33 @@ def test_compile_step_mode_string_only_in_joint_mode() -> None:
         odenet.solve(f, y0, t, batch_mode="independent", compile_step="reduce-overhead")
     with pytest.raises(TypeError, match="compile_step"):
         odenet.solve(f, y0, t, compile_step=1)
+
+
+def _jumping(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """dy/dt = 1 before t = 0.5, 3 from it on: y(1) = y(0) + 2 exactly."""
+    return torch.where(t < 0.5, torch.ones_like(y), 3 * torch.ones_like(y))
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [
+        ("rk4", {"grid": torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64), "perturb": True}),
+        ("dopri5", {"jump_t": torch.tensor([0.5], dtype=torch.float64)}),
+    ],
+)
+def test_compile_step_keeps_perturb_and_jump_t(monkeypatch, method: str, options: dict) -> None:
+    """Steps whose evaluation times are moved (perturb, jump_t) must not bypass the move.
+
+    ``torch.compile`` is replaced by the identity: what is tested is which steps go through
+    the compiled function, not the compiler.
+    """
+    from odenet.solvers import compiled
+
+    monkeypatch.setattr(compiled.torch, "compile", lambda fn, **kw: fn)
+    monkeypatch.setattr(compiled, "_CACHE", type(compiled._CACHE)())
+    y0 = torch.ones(4, dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    eager = odenet.solve(_jumping, y0, t, method=method, options=options)
+    comp = odenet.solve(_jumping, y0, t, method=method, options=options, compile_step=True)
+    torch.testing.assert_close(comp.ys[-1], torch.full_like(y0, 3.0), rtol=0, atol=1e-12)
+    assert comp.stats.nfe == eager.stats.nfe
