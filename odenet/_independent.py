@@ -18,7 +18,9 @@ event are NaN. ``Solution.status`` is ``"event"`` when some sample stopped at an
 none failed. Event times and states carry implicit-function-theorem gradients per sample
 (sample ``b``'s event value must depend on row ``b`` of ``y`` only). Refused here (use
 ``batch_mode="joint"``): non-terminal events, resets, several events, ``compile_step=True``
-and methods without an accurate continuous extension; ``t`` must be finite.
+and methods without an accurate continuous extension; ``t`` must be finite. As in the joint
+loop, crossings are seen only where a step's end values differ in sign (two crossings
+inside one step are missed).
 
 Gradients: autograd through the masked steps (step-size
 control is not differentiated, as in the joint loop), or ``gradient="checkpoint"``:
