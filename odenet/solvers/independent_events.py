@@ -3,9 +3,9 @@
 After each step attempt the event function ``g(t, y) -> (batch,)`` is evaluated once on
 the whole batch at the new times; a sample whose step was accepted and whose value changed
 sign there (in the event's direction) has its event time located on that step's dense
-output by :func:`~odenet.solvers.events.locate_event` (Illinois regula falsi, to float64
-resolution in ``t``), one crossed sample at a time (each evaluation of ``g`` is a batched
-call with that sample's row moved to the trial point). The sample then stops there.
+output by :func:`~odenet.solvers.events.locate_events` (Illinois regula falsi, to float64
+resolution in ``t``), all samples that crossed in this step at once (each iteration is one
+batched call of ``g`` with their rows moved to their trial points). The sample then stops there.
 
 The located state and time carry the implicit function theorem gradient, per sample:
 
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from .batched_step import BatchedStep, expand_to
-from .events import locate_event
+from .events import locate_events
 
 __all__ = ["SampleEvents"]
 
@@ -102,43 +102,44 @@ class SampleEvents:
         rows = np.flatnonzero(crossed)
         if rows.size == 0:
             return crossed
-        base_t, base_y = t_new.copy(), y1.detach()
-        for b in rows.tolist():
-            self.t_e[b] = self._locate(b, g0[b], g1[b], t, t_new, dt[b], y, y1, ks, step)
-            base_t[b] = self.t_e[b]
-        self._record(rows, base_t, base_y, t, dt, y, y1, ks, step)
+        self.t_e[rows] = self._locate(rows, g0[rows], g1[rows], t, t_new, dt, y, y1, ks, step)
+        base_t = t_new.copy()
+        base_t[rows] = self.t_e[rows]
+        self._record(rows, base_t, y1.detach(), t, dt, y, y1, ks, step)
         return crossed
 
     def _locate(
         self,
-        b: int,
-        g0: float,
-        g1: float,
+        rows: np.ndarray,
+        g0: np.ndarray,
+        g1: np.ndarray,
         t_old: np.ndarray,
         t_new: np.ndarray,
-        dt: float,
+        dt: np.ndarray,
         y: Tensor,
         y1: Tensor,
         ks: list[Tensor],
         step: BatchedStep,
-    ) -> float:
-        row = torch.tensor([b], device=self.device)
-        y_b, y1_b = y[row].detach(), y1[row].detach()
-        k_b = [k[row].detach() for k in ks]
-        dt_b = torch.tensor([dt], dtype=torch.float64, device=self.device)
+    ) -> np.ndarray:
+        """Event times of the crossed ``rows`` (one batched ``fn`` call per iteration)."""
+        rows_d = torch.from_numpy(rows).to(self.device)
+        y_r, y1_r = y[rows_d].detach(), y1[rows_d].detach()
+        k_r = [k[rows_d].detach() for k in ks]
+        t_r, dt_np = t_old[rows], dt[rows]
+        dt_r = torch.from_numpy(dt_np.copy()).to(self.device)
         base = y1.detach().clone()
         times = t_new.copy()
-        t, t1 = float(t_old[b]), float(t_new[b])
 
-        def g_at(tau: float) -> float:
-            theta = torch.tensor([(tau - t) / dt], dtype=torch.float64, device=self.device)
+        def g_at(tau: np.ndarray) -> np.ndarray:
+            theta = torch.from_numpy((tau - t_r) / dt_np).to(self.device)
             with torch.no_grad():
-                base[b] = step.interpolate(theta, y_b, y1_b, k_b, dt_b)[0]
-            times[b] = tau
-            return float(self.values(times, base)[b])
+                base[rows_d] = step.interpolate(theta, y_r, y1_r, k_r, dt_r)
+            times[rows] = tau
+            return self.values(times, base)[rows]
 
-        tol = 4 * np.finfo(np.float64).eps * max(abs(t), abs(t1), 1.0)
-        return locate_event(g_at, float(g0), float(g1), t, t1, tol)
+        eps = np.finfo(np.float64).eps
+        tol = 4 * eps * np.maximum(np.maximum(np.abs(t_r), np.abs(t_new[rows])), 1.0)
+        return locate_events(g_at, g0, g1, t_r, t_new[rows], tol)
 
     def _record(
         self,

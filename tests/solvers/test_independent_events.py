@@ -189,3 +189,27 @@ def test_unsupported_event_setups_are_refused_clearly():
         solve(y0, t, lambda t, y: y[:, 0].min())
     with pytest.raises(TypeError, match="floating-point"):
         solve(y0, t, lambda t, y: y[:, 0] > 0)
+
+
+def test_vectorised_root_finder_matches_the_scalar_one():
+    """``locate_events`` runs ``locate_event``'s iteration on every bracket at once."""
+    import numpy as np
+
+    from odenet.solvers.events import locate_event, locate_events
+
+    shifts = np.array([0.1, 0.7, 1.3, 2.0, 0.0])
+    powers = np.array([1.0, 3.0, 5.0, 2.0, 1.0])
+
+    def g_vec(t: np.ndarray) -> np.ndarray:
+        return np.sign(t - shifts) * np.abs(t - shifts) ** powers
+
+    lo, hi = np.zeros(5), np.full(5, 2.5)
+    tol = np.full(5, 1e-14)
+    got = locate_events(g_vec, g_vec(lo), g_vec(hi), lo, hi, tol)
+    for i in range(5):
+        one = locate_event(
+            lambda c, i=i: float(np.sign(c - shifts[i]) * abs(c - shifts[i]) ** powers[i]),
+            float(g_vec(lo)[i]), float(g_vec(hi)[i]), 0.0, 2.5, 1e-14,
+        )  # fmt: skip
+        assert got[i] == one
+    assert np.allclose(got, shifts, atol=1e-4)  # odd powers are flat at the root
