@@ -213,3 +213,18 @@ def test_vectorised_root_finder_matches_the_scalar_one():
         )  # fmt: skip
         assert got[i] == one
     assert np.allclose(got, shifts, atol=1e-4)  # odd powers are flat at the root
+
+
+def test_per_sample_parameters_and_rows_of_t_in_both_directions():
+    """Ground levels ``c`` (batch,) closed over by the event function; one sample solved
+    forward, one backward in time (``h(t) = h0 - g t^2 / 2`` both ways)."""
+    c = torch.tensor([0.2, -0.5], dtype=D, requires_grad=True)
+    t = torch.tensor([[0.0, 0.1, 3.0], [0.0, -0.1, -3.0]], dtype=D)
+    sol = solve(falling([1.0, 2.0]), t, Event(lambda t, y: y[:, 0] - c, direction=-1))
+    drop = 2 * (torch.tensor([1.0, 2.0], dtype=D) - c.detach()) / G
+    expect = torch.sqrt(drop) * torch.tensor([1.0, -1.0], dtype=D)
+    assert torch.allclose(sol.event_t, expect, rtol=0, atol=1e-8)
+    assert torch.allclose(sol.event_y[:, 0], c.detach(), atol=1e-8)
+    assert not torch.isnan(sol.ys[1]).any() and torch.isnan(sol.ys[2]).all()
+    (dc,) = torch.autograd.grad(sol.event_t.sum(), c)
+    assert torch.allclose(dc, -1 / (G * expect), rtol=1e-7, atol=0)
