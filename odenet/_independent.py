@@ -3,9 +3,26 @@
 Kept apart from :mod:`odenet.odeint` so the joint path stays as it is; ``solve`` calls
 :func:`solve_independent` after its own checks of ``func`` and ``y0``.
 
-Scope: adaptive methods, a tensor ``y0`` ``(batch, *state)``, no events, no
+Scope: adaptive methods, a tensor ``y0`` ``(batch, *state)``, no
 ``step_t``/``jump_t``/custom norm, no dense output (ask for the times as ``t``, one row
-per sample if they differ). Gradients: autograd through the masked steps (step-size
+per sample if they differ).
+
+Events: one terminal event per sample. ``event_fn(t, y) -> (batch,)`` (``t`` is
+``(batch,)``, as ``func`` gets it), or ``odenet.Event(fn, direction=..., terminal=True)``
+(``per_sample`` is implied), is checked after each accepted step of each sample; a sample
+whose value crosses zero (in ``direction``) stops at the crossing, located on that step's
+continuous extension to float64 resolution: its ``sample_status`` is ``"event"``,
+``Solution.event_t[b]`` / ``event_y[b]`` hold the time and state (NaN for samples without
+an event, which run to their last time as usual), and its outputs at times after the
+event are NaN. ``Solution.status`` is ``"event"`` when some sample stopped at an event and
+none failed. Event times and states carry implicit-function-theorem gradients per sample
+(sample ``b``'s event value must depend on row ``b`` of ``y`` only). Refused here (use
+``batch_mode="joint"``): non-terminal events, resets, several events, ``compile_step=True``
+and methods without an accurate continuous extension; ``t`` must be finite. As in the joint
+loop, crossings are seen only where a step's end values differ in sign (two crossings
+inside one step are missed).
+
+Gradients: autograd through the masked steps (step-size
 control is not differentiated, as in the joint loop), or ``gradient="checkpoint"``:
 per-step checkpointing (``torch.utils.checkpoint``), which saves each step's inputs
 (``O(n_steps)`` states) and recomputes its stages and ``func`` activations in backward --
@@ -35,9 +52,11 @@ from ._checks import (
     merge_options,
 )
 from .errors import SamplesFailed
+from .events import as_events
 from .solution import SampleStats, Solution, Stats
 from .solvers import RungeKutta, rms_norm
 from .solvers.independent import (
+    EVENT,
     STATUS_NAMES,
     SUCCESS,
     IndependentResult,
@@ -143,10 +162,6 @@ def _check_supported(
             "fixed-step and already steps every sample on the same grid. Use "
             "batch_mode='joint' (the same result) or an adaptive method such as 'dopri5'"
         )
-    if event_fn is not None:
-        raise ValueError(
-            "event_fn is not supported with batch_mode='independent'; use batch_mode='joint'"
-        )
     name = getattr(gradient, "name", gradient)
     if gradient is not None and name not in ("autograd", "checkpoint"):
         raise ValueError(
@@ -159,6 +174,30 @@ def _check_supported(
             f"gradient={gradient!r}. Pass gradient='checkpoint', or batch_mode='joint' "
             "for a budget"
         )
+
+
+def _sample_event(event_fn: object) -> tuple[Callable[[Tensor, Tensor], Tensor], int] | None:
+    """``(fn, direction)`` of the one terminal per-sample event of independent mode."""
+    if event_fn is None:
+        return None
+    events = as_events(event_fn)
+    if events is None:
+        if not callable(event_fn):
+            raise TypeError(f"event_fn must be callable as event_fn(t, y); got {event_fn!r}")
+        return event_fn, 0  # type: ignore[return-value]
+    if len(events) != 1:
+        raise ValueError(
+            f"batch_mode='independent' supports one event function; got {len(events)} "
+            "events. Combine them into one (e.g. a minimum) or use batch_mode='joint'"
+        )
+    ev = events[0]
+    if not ev.terminal:
+        raise ValueError(
+            "batch_mode='independent' supports terminal events only (each sample stops at "
+            f"its event); got {ev!r} with terminal=False. Use batch_mode='joint' for "
+            "non-terminal events and resets"
+        )
+    return ev.fn, ev.direction
 
 
 def _wants_checkpoint(gradient: object) -> bool:
@@ -218,6 +257,7 @@ def solve_independent(
     """
     solver = check_method(method)
     _check_supported(flat, solver, event_fn, gradient)
+    event = _sample_event(event_fn)
     opts = merge_options(
         options,
         solver,
@@ -238,10 +278,18 @@ def solve_independent(
             "compile_step=True with gradient='checkpoint' is not supported; choose one"
         )
     res = integrate_independent(
-        fld, solver, y0, k0, t_out, cfg, compile_step, checkpoint=_wants_checkpoint(gradient)
+        fld,
+        solver,
+        y0,
+        k0,
+        t_out,
+        cfg,
+        compile_step,
+        checkpoint=_wants_checkpoint(gradient),
+        event=event,
     )
     sol = _build(res, t)
-    failed = (res.status != SUCCESS).nonzero().squeeze(1).tolist()
+    failed = ((res.status != SUCCESS) & (res.status != EVENT)).nonzero().squeeze(1).tolist()
     if failed and on_failure == "raise":
         raise SamplesFailed(
             indices=failed,
@@ -271,11 +319,17 @@ def _build(res: IndependentResult, t: Tensor) -> Solution:
         initial_step=res.initial_step,
         last_step=res.last_step,
     )
+    if not all(s in ("success", "event") for s in status):
+        overall = "failed"
+    else:
+        overall = "event" if "event" in status else "success"
     return Solution(
         ts=t,
         ys=res.ys,
         stats=stats,
-        status="success" if all(s == "success" for s in status) else "failed",
+        status=overall,
+        event_t=res.event_t,
+        event_y=res.event_y,
         sample_stats=sample_stats,
         sample_status=status,
     )

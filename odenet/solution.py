@@ -114,12 +114,16 @@ class Solution:
         ys: states at ``ts``: shape ``(n, *y0.shape)``, or a tuple of such tensors.
         stats: :class:`Stats`.
         status: ``"success"`` (reached ``t[-1]``) or ``"event"`` (stopped at ``event_t``).
-        event_t: time of the terminal event (0-d tensor), or ``None``.
-        event_y: state at ``event_t``, or ``None``.
+        event_t: time of the terminal event (0-d tensor), or ``None``. With
+            ``batch_mode="independent"`` and ``event_fn``: ``(batch,)`` float64, one event
+            time per sample (NaN for samples without an event).
+        event_y: state at ``event_t``, or ``None`` (``(batch, *state)`` in independent
+            mode, NaN rows for samples without an event).
         sample_stats: per-sample :class:`SampleStats` (``batch_mode="independent"`` only).
-        sample_status: per-sample status (``"success"``, ``"max_steps"``, ``"underflow"``
-            or ``"nonfinite"``; ``batch_mode="independent"`` only). There, ``status`` is
-            ``"success"`` when every sample succeeded and ``"failed"`` otherwise, and
+        sample_status: per-sample status (``"success"``, ``"max_steps"``, ``"underflow"``,
+            ``"nonfinite"`` or ``"event"``; ``batch_mode="independent"`` only). There,
+            ``status`` is ``"success"`` when every sample succeeded, ``"event"`` when some
+            stopped at their event and none failed, and ``"failed"`` otherwise, and
             ``stats`` sums steps over samples with ``nfe`` the number of batched calls.
         events: with ``event_fn=[Event(...), ...]``, one :class:`~odenet.events.EventRecord`
             ``(t, index, y)`` per event that fired, in time order (``y`` before any reset).

@@ -191,8 +191,10 @@ def test_zeno_ball_raises_too_many_events(monkeypatch):
     assert info.value.max_events == 8 and 0 < info.value.t < 10
 
 
-def test_independent_batch_mode_refuses_events():
-    with pytest.raises(ValueError, match="independent"):
+def test_independent_batch_mode_refuses_non_terminal_events():
+    """Independent mode takes terminal per-sample events only (tests/solvers/
+    test_independent_events.py); resets need batch_mode='joint'."""
+    with pytest.raises(ValueError, match="terminal events only"):
         odenet.solve(
             ball,
             torch.ones(2, 2, dtype=D),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["locate_event"]
+__all__ = ["locate_event", "locate_events"]
 
 MAX_EVENT_ITERATIONS = 200
 
@@ -45,6 +46,44 @@ def locate_event(
             fa *= 0.5
         b, fb = c, fc
     return b if abs(fb) <= abs(fa) else a
+
+
+def locate_events(
+    g: Callable[[np.ndarray], np.ndarray],
+    g_lo: np.ndarray,
+    g_hi: np.ndarray,
+    t_lo: np.ndarray,
+    t_hi: np.ndarray,
+    tol: np.ndarray,
+) -> np.ndarray:
+    """:func:`locate_event` for ``m`` brackets at once (all arguments ``(m,)`` float64).
+
+    ``g`` maps ``(m,)`` trial times to ``(m,)`` values (entry ``i`` belongs to bracket
+    ``i``); each iteration makes one call, for every bracket (finished ones repeat their
+    last point, whose value is then ignored). Same iteration and result per bracket as
+    :func:`locate_event`.
+    """
+    a, b = t_lo.astype(np.float64), t_hi.astype(np.float64)
+    fa, fb = g_lo.astype(np.float64), g_hi.astype(np.float64)
+    done = (fa == 0.0) | (fb == 0.0)
+    root = np.where(fa == 0.0, a, b)
+    for _ in range(MAX_EVENT_ITERATIONS):
+        active = ~done & (np.abs(b - a) > tol)
+        if not active.any():
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = (a * fb - b * fa) / (fb - fa)
+        inside = (np.minimum(a, b) < c) & (c < np.maximum(a, b))
+        c = np.where(active, np.where(inside, c, 0.5 * (a + b)), b)
+        fc = np.asarray(g(c), dtype=np.float64)
+        zero = active & (fc == 0.0)
+        root = np.where(zero, c, root)
+        done = done | zero
+        move = active & ~zero
+        flip = move & (fc * fb < 0)
+        a, fa = np.where(flip, b, a), np.where(flip, fb, np.where(move, 0.5 * fa, fa))
+        b, fb = np.where(move, c, b), np.where(move, fc, fb)
+    return np.where(done, root, np.where(np.abs(fb) <= np.abs(fa), b, a))
 
 
 def event_value(event_fn: Callable[[Tensor, Tensor], Tensor], t: Tensor, y: Tensor) -> float:

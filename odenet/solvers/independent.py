@@ -60,8 +60,8 @@ __all__ = [
 ]
 
 #: Status codes of a sample, indices into :data:`STATUS_NAMES`.
-RUNNING, SUCCESS, MAX_STEPS, UNDERFLOW, NONFINITE = range(5)
-STATUS_NAMES = ("running", "success", "max_steps", "underflow", "nonfinite")
+RUNNING, SUCCESS, MAX_STEPS, UNDERFLOW, NONFINITE, EVENT = range(6)
+STATUS_NAMES = ("running", "success", "max_steps", "underflow", "nonfinite", "event")
 
 
 class SampleField:
@@ -115,6 +115,8 @@ class IndependentResult:
         t_reached: float64 time each sample reached.
         initial_step, last_step: float64 step magnitudes (first tried, last accepted;
             NaN when no step was accepted).
+        event_t, event_y: with a per-sample event, ``(batch,)`` float64 event times and
+            ``(batch, *state)`` states there (NaN for samples without an event).
     """
 
     ys: Tensor
@@ -126,6 +128,8 @@ class IndependentResult:
     t_reached: Tensor
     initial_step: Tensor
     last_step: Tensor
+    event_t: Tensor | None = None
+    event_y: Tensor | None = None
 
 
 class Carry(NamedTuple):
@@ -330,6 +334,7 @@ def integrate_independent(
     cfg: AdaptiveConfig,
     compile_step: bool = False,
     checkpoint: bool = False,
+    event: tuple[Callable[[Tensor, Tensor], Tensor], int] | None = None,
 ) -> IndependentResult:
     """Adaptive stepping with per-sample time, step size and accept/reject.
 
@@ -344,6 +349,8 @@ def integrate_independent(
         compile_step: run each step attempt under ``torch.compile``.
         checkpoint: run each step attempt under ``torch.utils.checkpoint`` (backward
             recomputes its stages instead of keeping them).
+        event: ``(fn, direction)``: a terminal event per sample, ``fn(t, y) -> (batch,)``
+            (eager loop only; see :mod:`odenet.solvers.independent_events`).
 
     Returns:
         An :class:`IndependentResult`; failures are reported in ``status``, not raised.
@@ -363,11 +370,18 @@ def integrate_independent(
     h = h.clamp(ctrl.dt_min, ctrl.dt_max)
     eps = float(np.finfo(np.float64).eps)
     h_floor = (8 * eps * torch.maximum(t0.abs(), t_end.abs())).clamp(min=ctrl.dt_min)
+    if event is not None and compile_step:
+        raise ValueError(
+            "event_fn with batch_mode='independent' is not supported with compile_step=True "
+            "(locating events is host-side work between compiled steps); pass "
+            "compile_step=False"
+        )
     if not compile_step:
-        ys, arr, more = integrate_host_controlled(
-            fld, method, y0, k0, t_out, cfg, h, h_floor, checkpoint=checkpoint
+        ys, arr, more, events = integrate_host_controlled(
+            fld, method, y0, k0, t_out, cfg, h, h_floor, checkpoint=checkpoint, event=event
         )
         tens = {key: torch.from_numpy(v).to(dev) for key, v in arr.items()}
+        ev_t, ev_y = (None, None) if events is None else events.results(y0.shape)
         return IndependentResult(
             ys=ys,
             status=tens["status"],
@@ -378,6 +392,8 @@ def integrate_independent(
             t_reached=tens["t"],
             initial_step=h,
             last_step=tens["last_step"],
+            event_t=ev_t,
+            event_y=ev_y,
         )
     attempt = StepAttempt(method, fld, cfg, t_out, h_floor)
     if compile_step and getattr(method, "batched_step", None) is not None:

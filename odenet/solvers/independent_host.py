@@ -26,13 +26,14 @@ from torch import Tensor
 
 from .batched_step import BatchedStep, batched_step_for, mask_to
 from .independent_control import accept_factor, reject_factor, scaled_ratio
+from .independent_events import SampleEvents
 from .integrate import MAX_NONFINITE_RETRIES, AdaptiveConfig
 from .runge_kutta import RungeKutta
 
 __all__ = ["integrate_host_controlled"]
 
 #: status codes, as in :mod:`odenet.solvers.independent`
-RUNNING, SUCCESS, MAX_STEPS, UNDERFLOW, NONFINITE = range(5)
+RUNNING, SUCCESS, MAX_STEPS, UNDERFLOW, NONFINITE, EVENT = range(6)
 
 
 def _dev(x: np.ndarray, device: torch.device) -> Tensor:
@@ -51,7 +52,8 @@ def integrate_host_controlled(
     h0: Tensor,
     h_floor: Tensor,
     checkpoint: bool = False,
-) -> tuple[Tensor, dict[str, np.ndarray], int]:
+    event: tuple[Callable[[Tensor, Tensor], Tensor], int] | None = None,
+) -> tuple[Tensor, dict[str, np.ndarray], int, SampleEvents | None]:
     """Per-sample adaptive stepping with the controller on the host.
 
     Args:
@@ -62,11 +64,16 @@ def integrate_host_controlled(
         cfg: tolerances, controller and step budget.
         h0, h_floor: ``(batch,)`` float64 first step magnitudes and step-size floors.
         checkpoint: run each attempt's stages under ``torch.utils.checkpoint``.
+        event: ``(fn, direction)``, a terminal event per sample
+            (:class:`~odenet.solvers.independent_events.SampleEvents`): a sample stops at
+            its event (status ``EVENT``, ``t`` its event time); its outputs after the
+            event time are NaN.
 
     Returns:
-        ``(ys, per-sample arrays, batched calls)``: ``ys`` ``(n, batch, *state)`` (NaN
-        where a failed sample never got), the arrays ``status, nfe, n_acc, n_rej, t,
-        last_step`` (``(batch,)``), and the number of batched calls of ``fld`` made here.
+        ``(ys, per-sample arrays, batched calls, events)``: ``ys`` ``(n, batch, *state)``
+        (NaN where a failed sample never got), the arrays ``status, nfe, n_acc, n_rej, t,
+        last_step`` (``(batch,)``), the number of batched calls of ``fld`` made here, and
+        the :class:`SampleEvents` (``None`` without ``event``).
     """
     dev = y0.device
     step = batched_step_for(method, cfg.rtol, cfg.atol)
@@ -75,6 +82,13 @@ def integrate_host_controlled(
     force = method.interpolant_order < method.order - 1 or (
         method.dense_weights is None and not fsal
     )
+    if event is not None and force:
+        raise ValueError(
+            f"event_fn with batch_mode='independent' needs a method whose continuous "
+            f"extension is accurate inside a step; method={method.name!r} is stepped onto "
+            "each output time instead. Use e.g. 'dopri5', 'tsit5' or 'bosh3', or "
+            "batch_mode='joint'"
+        )
     tout = t_out.detach().cpu().numpy()
     batch, n = tout.shape
     t_end = tout[:, -1]
@@ -98,6 +112,7 @@ def integrate_host_controlled(
     ys[0] = y0
     y, k = y0, k0
     calls = 0
+    events = None if event is None else SampleEvents(event[0], event[1], fld, t, y0)
     per_attempt = step.stages - 1
 
     def stages(t_d: Tensor, y: Tensor, dt_d: Tensor, k: Tensor) -> tuple:
@@ -171,6 +186,12 @@ def integrate_host_controlled(
             status = np.where(done, SUCCESS, status)
         else:
             status = np.where(done & (target == t_end), SUCCESS, status)
+        t_stop = t_new
+        if events is not None and accept.any():
+            fired = events.after_step(accept, t, t_new, dt, y, y1, ks, step)
+            if fired.any():
+                status = np.where(fired, EVENT, status)
+                t_stop = np.where(fired, events.t_e, t_new)
         n_acc = n_acc + accept
         n_rej = n_rej + reject if bad is None else n_rej + (active & ~accept)
         if n_acc.max() + n_rej.max() >= cfg.max_steps:
@@ -180,7 +201,7 @@ def integrate_host_controlled(
         prev_ratio = np.where(accept, np.maximum(ratio, 1e-4), prev_ratio)
         rejected_last = ~accept if not stopped else np.where(active, ~accept, rejected_last)
         last_step = np.where(accept, h_try, last_step)
-        t_old, t = t, np.where(accept, t_new, t)
+        t_old, t = t, np.where(accept, t_stop, t)
         running = status == RUNNING
         y_old = y
         if accept.all():
@@ -196,9 +217,11 @@ def integrate_host_controlled(
         # the last output (t_end, where a sample lands and then stays) is written after
         # the loop for every sample at once: most attempts then write nothing
         nxt = tout[rows_all, np.minimum(idx, n - 2)]
-        hit = accept & (idx < n - 1) & ((nxt - t_new) * d <= 0.0)
+        hit = accept & (idx < n - 1) & ((nxt - t_stop) * d <= 0.0)
         if hit.any():
-            idx = _emit(ys, idx, hit, accept, tout, d, t_old, t_new, dt, y_old, y1, ks, step)
+            idx = _emit(
+                ys, idx, hit, accept, tout, d, t_old, t_new, t_stop, dt, y_old, y1, ks, step
+            )
         if not running.any():
             break
     done = _dev(status == SUCCESS, dev)
@@ -211,7 +234,7 @@ def integrate_host_controlled(
         "t": t,
         "last_step": last_step,
     }
-    return ys, per_sample, calls
+    return ys, per_sample, calls, events
 
 
 def _emit(
@@ -223,14 +246,16 @@ def _emit(
     d: np.ndarray,
     t: np.ndarray,
     t_new: np.ndarray,
+    t_stop: np.ndarray,
     dt: np.ndarray,
     y: Tensor,
     y1: Tensor,
     ks: list[Tensor],
     step: BatchedStep,
 ) -> np.ndarray:
-    """Write outputs for requested times in ``(t, t_new]`` of the ``hit`` samples into
-    ``ys`` (in place); returns the advanced output indices."""
+    """Write outputs for requested times in ``(t, t_stop]`` of the ``hit`` samples into
+    ``ys`` (in place; ``t_stop`` is ``t_new``, or an event time inside the step); returns
+    the advanced output indices."""
     n = tout.shape[1]
     dev = y1.device
     while True:
@@ -251,4 +276,4 @@ def _emit(
         ys.index_put_((_dev(idx[rows], dev), rows_d), values)
         idx = idx + hit
         nxt = tout[np.arange(tout.shape[0]), np.minimum(idx, n - 1)]
-        hit = accept & (idx < n) & ((nxt - t_new) * d <= 0.0)
+        hit = accept & (idx < n) & ((nxt - t_stop) * d <= 0.0)
