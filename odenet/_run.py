@@ -90,6 +90,8 @@ def integrate_rk(
         method = LinearOutputs(method)
     hook = step_hook(plan.opts, "on_step")
     raw = integrate_fixed(fld, method, y0, k0, times, grid, event_fn, dense, perturb, hook)  # type: ignore[arg-type]
+    if interp == "linear":
+        raw.interpolant = method
     _work_counts(raw, fld, method)
     check_finite(raw.ys, times, raw.last_step)
     if math.isinf(times[-1]) and raw.event_t is None:
@@ -169,4 +171,5 @@ def dense_from_raw(
     if not raw.steps:
         return None
     d = 1.0 if times[-1] > times[0] else -1.0
-    return DenseOutput(solver, raw.steps, unpack, d)  # type: ignore[arg-type]
+    interpolant = solver if raw.interpolant is None else raw.interpolant
+    return DenseOutput(interpolant, raw.steps, unpack, d)  # type: ignore[arg-type]

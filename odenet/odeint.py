@@ -188,6 +188,12 @@ def solve(
     rtol = check_tolerance("rtol", rtol)
     atol = check_tolerance("atol", atol)
     if as_events(event_fn) is not None:  # a list of odenet.Event: odenet.event_loop
+        if compile_step is not False:
+            raise ValueError(
+                f"compile_step={compile_step!r} is not supported with a list of odenet.Event "
+                "(the event loop steps eagerly); drop compile_step, or pass a single "
+                "terminal event function"
+            )
         strategy.check(method, event_fn)
         explicit = {"step_size": step_size, "n_steps": n_steps, "first_step": first_step}
         explicit["max_num_steps"] = max_steps

@@ -61,6 +61,9 @@ class RawSolution:
     event_t: float | None = None
     event_y: Tensor | None = None
     steps: list[StepRecord] | None = None
+    #: the interpolation the loop used for outputs when it differs from the method's own
+    #: (``options["interp"] = "linear"``); dense output must use the same
+    interpolant: object = None
     n_jacobians: int = 0
     n_lu: int = 0
 
@@ -129,6 +132,7 @@ def _left_limit(
     def field(tau: float, y: Tensor) -> Tensor:
         return fld(before if (tau - before) * toward < 0 else tau, y)
 
+    field.base = fld  # type: ignore[attr-defined]  # implicit methods key Newton state on it
     return field
 
 
@@ -188,6 +192,7 @@ def _one_sided(fld: CountingField, t0: float, t1: float) -> Callable[[float, Ten
             return fld(before, y)
         return fld(tau, y)
 
+    field.base = fld  # type: ignore[attr-defined]  # implicit methods key Newton state on it
     return field
 
 

@@ -142,6 +142,9 @@ class ImplicitRungeKutta(RungeKutta):
         return solver
 
     def _solver_for(self, field: object) -> NewtonSolver:
+        # the loop wraps the solve's field per step near jumps (_left_limit, _one_sided):
+        # key the Newton state (Jacobian, LU, counts) on the field underneath
+        field = getattr(field, "base", field)
         try:
             solver = self._solvers.get(field)
         except TypeError:

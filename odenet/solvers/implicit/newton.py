@@ -89,6 +89,15 @@ class NewtonOptions:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ValueError(f"{name} must lie in (0, 1); got {value!r}")
+        for name in ("rtol", "atol"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and 0.0 < value < 1.0):
+                raise ValueError(
+                    f"{name} of the Newton iteration must be None (take the solve's) or a "
+                    f"number in (0, 1); got {value!r}"
+                )
+        if not isinstance(self.krylov_above, int) or self.krylov_above < 1:
+            raise ValueError(f"krylov_above must be a positive int; got {self.krylov_above!r}")
 
 
 @dataclass
