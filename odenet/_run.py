@@ -171,5 +171,6 @@ def dense_from_raw(
     if not raw.steps:
         return None
     d = 1.0 if times[-1] > times[0] else -1.0
-    interpolant = solver if raw.interpolant is None else raw.interpolant
+    interpolant = getattr(raw, "interpolant", None)  # event_loop passes its own record
+    interpolant = solver if interpolant is None else interpolant
     return DenseOutput(interpolant, raw.steps, unpack, d)  # type: ignore[arg-type]
