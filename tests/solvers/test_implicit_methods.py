@@ -243,8 +243,7 @@ def test_joint_batch_uses_per_sample_jacobian_blocks() -> None:
     t = torch.tensor([0.0, 10.0], dtype=torch.float64)
     method = Kvaerno5()
     batch = odenet.solve(robertson, y0, t, method=method, rtol=1e-7, atol=1e-10)
-    solver = next(iter(method._solvers.values()), None)
-    assert solver is None or solver.mode == "batch"
+    assert method.last_stats.jacobian_mode == "batch"
     single = odenet.solve(robertson, y0[0], t, method=Kvaerno5(), rtol=1e-7, atol=1e-10)
     torch.testing.assert_close(batch.ys[-1, 0], single.ys[-1], rtol=1e-5, atol=1e-9)
     torch.testing.assert_close(batch.ys[-1, 0], batch.ys[-1, 1])
@@ -368,3 +367,19 @@ def test_compile_step_is_refused_for_implicit_methods() -> None:
         odenet.solve(
             robertson, y0, t, method="kvaerno5", batch_mode="independent", compile_step=True
         )
+
+
+def test_coupled_samples_are_detected_and_solved_as_one_system() -> None:
+    """A field mixing the batch (through its mean): jacobian='auto' must not assume
+    per-sample blocks; the answer matches dopri5 at a tight tolerance."""
+
+    def coupled(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return -50.0 * (y - y.mean(0, keepdim=True)) - y
+
+    y0 = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]], dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    method = Kvaerno5()
+    sol = odenet.solve(coupled, y0, t, method=method, rtol=1e-8, atol=1e-10)
+    assert method.last_stats.jacobian_mode == "full"
+    ref = odenet.solve(coupled, y0, t, method="dopri5", rtol=1e-11, atol=1e-13)
+    torch.testing.assert_close(sol.ys[-1], ref.ys[-1], rtol=1e-6, atol=1e-8)

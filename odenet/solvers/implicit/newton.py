@@ -94,7 +94,8 @@ class NewtonOptions:
 @dataclass
 class NewtonStats:
     """Counters of one solve: Jacobian evaluations, LU factorisations, Newton iterations,
-    stage solves and failed stage solves."""
+    stage solves, failed stage solves, Jacobian-vector products (Krylov path), and how the
+    Jacobian was represented."""
 
     n_jacobians: int = 0
     n_lu: int = 0
@@ -102,8 +103,9 @@ class NewtonStats:
     n_solves: int = 0
     n_failures: int = 0
     n_matvecs: int = 0  # Jacobian-vector products of the Krylov path
+    jacobian_mode: str = ""  # "batch" (per-sample blocks), "full" or "krylov"
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | str]:
         return dict(self.__dict__)
 
 
@@ -183,6 +185,7 @@ class NewtonSolver:
             self.krylov = choice == "krylov" or (
                 choice == "auto" and size > self.options.krylov_above
             )
+        self.stats.jacobian_mode = "krylov" if self.krylov else self.mode
         if self.krylov:  # matrix-free: remember the linearisation point only
             self._point = (field, t, y.detach())
             self.stats.n_jacobians += 1
