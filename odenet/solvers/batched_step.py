@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .runge_kutta import RungeKutta
+from .runge_kutta import RungeKutta, hermite
 
 __all__ = ["BatchedStep", "batched_step_for", "expand_to", "mask_to"]
 
@@ -118,11 +118,7 @@ class BatchedStep:
             for i, k in enumerate(ks):
                 out = torch.addcmul(out, expand_to(bw[:, i], y0), k)
             return out
-        th2, th3 = theta * theta, theta * theta * theta
-        h01 = expand_to(3.0 * th2 - 2.0 * th3, y0)
-        h10 = expand_to(dt * (th3 - 2.0 * th2 + theta), y0)
-        h11 = expand_to(dt * (th3 - th2), y0)
-        return y0 + h01 * (y1 - y0) + h10 * ks[0] + h11 * ks[-1]
+        return hermite(theta, y0, y1, ks[0], ks[-1], dt)
 
 
 def batched_step_for(method: object, rtol: float, atol: float) -> BatchedStep:

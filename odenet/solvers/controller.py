@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -21,6 +22,9 @@ from ..errors import NonFiniteState, StepSizeUnderflow
 __all__ = ["PIController", "initial_step_size", "rms_norm"]
 
 Norm = Callable[[Tensor], Tensor]
+
+#: a step-size factor or error ratio: one float (joint mode) or one per sample
+Factor = float | Tensor | np.ndarray
 
 #: dtypes whose error norms are computed in float32
 LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -86,16 +90,37 @@ class PIController:
                 f"need 0 <= dt_min < dt_max; got dt_min={self.dt_min}, dt_max={self.dt_max}"
             )
 
-    def accept_factor(self, ratio: float, prev_ratio: float, q: int) -> float:
-        """Step multiplier after an accepted step (``ratio <= 1``)."""
-        if ratio <= 0.0:
-            return self.factor_max
-        factor = self.safety * ratio ** (-(1.0 / q - 0.75 * self.beta)) * prev_ratio**self.beta
-        return min(self.factor_max, max(self.factor_min, factor))
+    def accept_factor(self, ratio: Factor, prev_ratio: Factor, q: int) -> Factor:
+        """Step multiplier after an accepted step (``ratio <= 1``); a zero error gives
+        ``factor_max``.
 
-    def reject_factor(self, ratio: float, q: int) -> float:
-        """Step multiplier after a rejected step (``ratio > 1``)."""
-        return max(self.factor_min, min(1.0, self.safety * ratio ** (-1.0 / q)))
+        Elementwise: ``ratio`` and ``prev_ratio`` are Python floats (the joint loop), or
+        ``(batch,)`` tensors / NumPy arrays (the independent loops, one factor per sample).
+        """
+        if isinstance(ratio, (float, int)):  # joint hot path: plain float arithmetic
+            if ratio <= 0.0:
+                return self.factor_max
+            return _clip(self._accept_law(ratio, prev_ratio, q), self.factor_min, self.factor_max)
+        where = torch.where if isinstance(ratio, Tensor) else np.where
+        factor = self._accept_law(ratio.clip(min=1e-300), prev_ratio, q)
+        return where(ratio <= 0.0, self.factor_max, _clip(factor, self.factor_min, self.factor_max))
+
+    def reject_factor(self, ratio: Factor, q: int) -> Factor:
+        """Step multiplier after a rejected step (``ratio > 1``), in ``[factor_min, 1]``;
+        elementwise like :meth:`accept_factor`."""
+        return _clip(self.safety * ratio ** (-1.0 / q), self.factor_min, 1.0)
+
+    def _accept_law(self, ratio: Factor, prev_ratio: Factor, q: int) -> Factor:
+        """``safety * r_n**(-(1/q - 0.75 beta)) * r_{n-1}**beta`` (operators only, so it
+        runs unchanged on floats, tensors and NumPy arrays)."""
+        return self.safety * ratio ** (-(1.0 / q - 0.75 * self.beta)) * prev_ratio**self.beta
+
+
+def _clip(x: Factor, lo: float, hi: float) -> Factor:
+    """``x`` clipped to ``[lo, hi]``: floats by ``min``/``max``, arrays by ``.clip``."""
+    if isinstance(x, (float, int)):
+        return min(hi, max(lo, x))
+    return x.clip(lo, hi)
 
 
 def initial_step_size(

@@ -42,12 +42,7 @@ from torch import Tensor
 
 from .batched_step import BatchedStep, batched_step_for, mask_to
 from .field import check_evaluation
-from .independent_control import (
-    accept_factor,
-    per_sample_initial_step,
-    reject_factor,
-    scaled_ratio,
-)
+from .independent_control import per_sample_initial_step, scaled_ratio
 from .independent_host import integrate_host_controlled
 from .integrate import MAX_NONFINITE_RETRIES, AdaptiveConfig
 from .runge_kutta import RungeKutta
@@ -214,11 +209,11 @@ class StepAttempt:
         nonfinite = torch.where(bad, c.nonfinite + 1, torch.where(active, 0, c.nonfinite))
 
         safe = torch.where(finite, ratio, 1.0)
-        fac = accept_factor(ctrl, safe, c.prev_ratio, self.q)
+        fac = ctrl.accept_factor(safe, c.prev_ratio, self.q)
         fac = torch.where(c.rejected_last, fac.clamp(max=1.0), fac)
         h_acc = h_try * fac
         h_acc = torch.where(land, torch.maximum(h_acc, c.h), h_acc).clamp(ctrl.dt_min, ctrl.dt_max)
-        h_rej = h_try * torch.where(bad, 0.25, reject_factor(ctrl, safe.clamp(min=1.0), self.q))
+        h_rej = h_try * torch.where(bad, 0.25, ctrl.reject_factor(safe.clamp(min=1.0), self.q))
         h = torch.where(accept, h_acc, torch.where(active, h_rej, c.h))
 
         status = torch.where(

@@ -1,12 +1,14 @@
 """Per-sample step-size control for ``batch_mode="independent"``.
 
-The same laws as :mod:`odenet.solvers.controller`, written on tensors of shape
-``(batch,)`` so every sample of a batch gets its own error norm, step size and
-accept/reject decision without leaving the device.
+The error norm and initial step of :mod:`odenet.solvers.controller`, written on tensors
+of shape ``(batch,)`` so every sample of a batch gets its own error norm and first step
+without leaving the device. The step-size law itself is :class:`PIController`'s
+(``accept_factor`` / ``reject_factor`` work elementwise on such tensors and on NumPy
+arrays).
 
 References:
     E. Hairer, S. P. Nørsett & G. Wanner, *Solving ODEs I*, §II.4 (error norm, initial
-    step); K. Gustafsson, ACM TOMS 17(4), 1991 (PI control).
+    step).
 """
 
 from __future__ import annotations
@@ -14,21 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from .batched_step import expand_to
-from .controller import PIController
-
-#: ``(batch,)`` per-sample values: a tensor, or a NumPy array in the host-controlled loop
-Array = Tensor | np.ndarray
 
 __all__ = [
-    "accept_factor",
     "per_sample_initial_step",
     "per_sample_rms",
-    "reject_factor",
     "scaled_ratio",
 ]
 
@@ -44,26 +39,6 @@ def scaled_ratio(err: Tensor, y0_abs: Tensor, y1_abs: Tensor, rtol: float, atol:
     """``rms(err / (atol + rtol * max(|y0|, |y1|)))`` per sample, shape ``(batch,)``."""
     tol = torch.maximum(y0_abs, y1_abs).mul_(rtol).add_(atol)
     return per_sample_rms(err / tol)
-
-
-def accept_factor(ctrl: PIController, ratio: Array, prev_ratio: Array, q: int) -> Array:
-    """Per-sample step multiplier after an accepted step (``ratio <= 1``), shape ``(batch,)``.
-
-    ``safety * r_n**(-(1/q - 0.75 beta)) * r_{n-1}**beta`` clipped to
-    ``[factor_min, factor_max]``; a zero error gives ``factor_max``. Works on tensors (the
-    device loop) and on NumPy arrays (the host-controlled eager loop) alike.
-    """
-    where = torch.where if isinstance(ratio, Tensor) else np.where
-    safe = ratio.clip(min=1e-300)
-    factor = ctrl.safety * safe ** (-(1.0 / q - 0.75 * ctrl.beta)) * prev_ratio**ctrl.beta
-    factor = factor.clip(ctrl.factor_min, ctrl.factor_max)
-    return where(ratio <= 0.0, ctrl.factor_max, factor)
-
-
-def reject_factor(ctrl: PIController, ratio: Array, q: int) -> Array:
-    """Per-sample multiplier after a rejected step (``ratio > 1``), in ``[factor_min, 1]``
-    (tensors or NumPy arrays)."""
-    return (ctrl.safety * ratio ** (-1.0 / q)).clip(ctrl.factor_min, 1.0)
 
 
 def per_sample_initial_step(

@@ -25,7 +25,7 @@ import torch.utils.checkpoint
 from torch import Tensor
 
 from .batched_step import BatchedStep, batched_step_for, mask_to
-from .independent_control import accept_factor, reject_factor, scaled_ratio
+from .independent_control import scaled_ratio
 from .independent_events import SampleEvents
 from .integrate import MAX_NONFINITE_RETRIES, AdaptiveConfig
 from .runge_kutta import RungeKutta
@@ -158,7 +158,7 @@ def integrate_host_controlled(
             bad = active & ~finite
             safe = np.where(finite, ratio, 1.0)
         reject = active & ~accept if bad is None else active & ~accept & ~bad
-        fac = accept_factor(ctrl, safe, prev_ratio, q)
+        fac = ctrl.accept_factor(safe, prev_ratio, q)
         if rejected_last.any():
             fac = np.where(rejected_last, np.minimum(fac, 1.0), fac)
         h_acc = h_try * fac
@@ -168,7 +168,7 @@ def integrate_host_controlled(
         if accept.all():
             h = h_acc
         else:
-            h_rej = h_try * reject_factor(ctrl, np.maximum(safe, 1.0), q)
+            h_rej = h_try * ctrl.reject_factor(np.maximum(safe, 1.0), q)
             if bad is not None:
                 h_rej = np.where(bad, 0.25 * h_try, h_rej)
             h = np.where(accept, h_acc, np.where(active, h_rej, h))

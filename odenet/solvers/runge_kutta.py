@@ -205,15 +205,35 @@ class RungeKutta(Method):
         return hash(type(self))
 
 
-def hermite(theta: float, y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, dt: float) -> Tensor:
+def hermite(
+    theta: float | Tensor,
+    y0: Tensor,
+    y1: Tensor,
+    f0: Tensor,
+    f1: Tensor,
+    dt: float | Tensor,
+) -> Tensor:
     """Cubic Hermite interpolant on one step (third order; exact for cubics).
 
     ``p(theta) = y0 + h01 (y1 - y0) + dt (h10 f0 + h11 f1)`` with the Hermite basis
     ``h01 = 3θ² - 2θ³``, ``h10 = θ³ - 2θ² + θ``, ``h11 = θ³ - θ²``.
+
+    ``theta`` and ``dt`` are floats (one step for the whole state, the joint mode), or
+    ``(batch,)`` tensors, one step per sample (the independent mode), broadcast over the
+    state dimensions of ``y0, y1, f0, f1`` (``(batch, *state)``); the result has
+    ``y0``'s dtype either way.
     """
     th2 = theta * theta
     th3 = th2 * theta
-    out = torch.add(y0, y1 - y0, alpha=3.0 * th2 - 2.0 * th3)
-    out.add_(f0, alpha=dt * (th3 - 2.0 * th2 + theta))
-    out.add_(f1, alpha=dt * (th3 - th2))
+    w01 = 3.0 * th2 - 2.0 * th3
+    w10 = dt * (th3 - 2.0 * th2 + theta)
+    w11 = dt * (th3 - th2)
+    if isinstance(theta, Tensor):  # per-sample weights, broadcast over the state
+        shape = (-1,) + (1,) * (y0.dim() - 1)
+        w01, w10, w11 = (w.reshape(shape).to(y0.dtype) for w in (w01, w10, w11))
+        out = torch.addcmul(y0, w01, y1 - y0)
+        return out.addcmul_(w10, f0).addcmul_(w11, f1)
+    out = torch.add(y0, y1 - y0, alpha=w01)
+    out.add_(f0, alpha=w10)
+    out.add_(f1, alpha=w11)
     return out

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from ...errors import NewtonConvergenceError
-from ..runge_kutta import RungeKutta
+from ..runge_kutta import RungeKutta, hermite
 from .gradient import attach_implicit_gradient
 from .newton import NewtonOptions, NewtonSolver, NewtonStats, stage_sum
 
@@ -365,12 +365,4 @@ class ImplicitBatchedStep:
         self, theta: Tensor, y0: Tensor, y1: Tensor, ks: Sequence[Tensor], dt: Tensor
     ) -> Tensor:
         """Cubic Hermite per sample from ``y0, y1, ks[0] = f(t0, y0), ks[-1] = f(t1, y1)``."""
-        th = theta.reshape(-1, *([1] * (y0.dim() - 1))).to(y0.dtype)
-        h = dt.reshape(-1, *([1] * (y0.dim() - 1))).to(y0.dtype)
-        th2, th3 = th * th, th * th * th
-        return (
-            y0
-            + (3.0 * th2 - 2.0 * th3) * (y1 - y0)
-            + h * (th3 - 2.0 * th2 + th) * ks[0]
-            + h * (th3 - th2) * ks[-1]
-        )
+        return hermite(theta, y0, y1, ks[0], ks[-1], dt)
