@@ -26,6 +26,7 @@ detection"); Hairer, Nørsett & Wanner, *Solving ODEs I*, §II.10 and the DOPRI5
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ STIFF_RUN = 15
 CLEAR_RUN = 6
 
 
+@functools.lru_cache(maxsize=64)
 def real_stability_boundary(a: tuple[tuple[float, ...], ...], b: tuple[float, ...]) -> float:
     """Largest ``x`` with ``|R(-y)| <= 1`` for all ``y`` in ``[0, x]``.
 
