@@ -119,12 +119,16 @@ class _Totals:
     n_rejected: int = 0
     initial_step: float = math.nan
     last_step: float = math.nan
+    n_jacobians: int = 0
+    n_lu: int = 0
     steps: list[StepRecord] = field(default_factory=list)
 
     def add(self, raw: RawSolution, nfe: int) -> None:
         self.nfe += nfe
         self.n_accepted += raw.n_accepted
         self.n_rejected += raw.n_rejected
+        self.n_jacobians += raw.n_jacobians
+        self.n_lu += raw.n_lu
         if math.isnan(self.initial_step):
             self.initial_step = raw.initial_step
         self.last_step = raw.last_step
@@ -349,7 +353,13 @@ def _solution(
     dense: bool,
 ) -> Solution:
     stats = Stats(
-        totals.nfe, totals.n_accepted, totals.n_rejected, totals.initial_step, totals.last_step
+        totals.nfe,
+        totals.n_accepted,
+        totals.n_rejected,
+        totals.initial_step,
+        totals.last_step,
+        n_jacobians=totals.n_jacobians,
+        n_lu=totals.n_lu,
     )
     steps = _Raw(totals.steps) if dense and totals.steps else _Raw(None)
     dense_out = dense_from_raw(steps, solver, flat.unpack, times)  # type: ignore[arg-type]

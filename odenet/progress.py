@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,10 @@ class ProgressBar:
     def __init__(self, t0: float, t1: float, **tqdm_kwargs: Any) -> None:
         self.t0 = t0
         self.span = abs(t1 - t0)
-        opts = {"total": self.span, "unit": "t", "bar_format": _FORMAT, "leave": True}
+        if math.isfinite(self.span):
+            opts = {"total": self.span, "unit": "t", "bar_format": _FORMAT, "leave": True}
+        else:  # an open-ended event search (t[-1] = inf): the time reached, no total
+            opts = {"total": None, "unit": "t", "bar_format": _OPEN_FORMAT, "leave": True}
         self.bar = tqdm(**{**opts, **tqdm_kwargs})
         self.done = 0.0
         self.closed = False
@@ -45,7 +49,7 @@ class ProgressBar:
     def close(self, finished: bool) -> None:
         if self.closed:
             return
-        if finished:
+        if finished and math.isfinite(self.span):
             self.reached(self.t0 + self.span if self.span else self.t0)
             self.bar.n = self.span  # float rounding of the increments
             self.bar.refresh()
@@ -66,6 +70,7 @@ class ProgressBar:
 
 
 _FORMAT = "{l_bar}{bar}| t {n:.4g}/{total:.4g} [{elapsed}<{remaining}]"
+_OPEN_FORMAT = "{desc}t {n:.4g} [{elapsed}]"
 
 
 def solve_with_progress(solve: Callable[..., Any], arguments: dict[str, Any]) -> Any:

@@ -313,3 +313,18 @@ def test_n_steps_with_an_open_ended_search_names_step_size() -> None:
         odenet.solve(ball, y0, t, method="rk4", n_steps=100, event_fn=ev)
     sol = odenet.solve(ball, y0, t, method="rk4", step_size=0.01, event_fn=ev)
     assert abs(float(sol.event_t) - math.sqrt(2 / G)) < 1e-9
+
+
+def test_event_list_solves_report_jacobian_and_lu_counts() -> None:
+    """Stats of a solve with an Event list carry the implicit method's Jacobian/LU counts
+    (they were dropped: 0 and 0) like the solve without events."""
+    y0 = torch.tensor([1.0, 0.0], dtype=D)
+    t = torch.tensor([0.0, 1.0], dtype=D)
+    ev = [Event(lambda t, y: y[0] - 2.0, terminal=False)]  # never fires
+    plain = odenet.solve(ball, y0, t, method="rodas5")
+    with_events = odenet.solve(ball, y0, t, method="rodas5", event_fn=ev)
+    assert plain.stats.n_lu > 0
+    assert (with_events.stats.n_jacobians, with_events.stats.n_lu) == (
+        plain.stats.n_jacobians,
+        plain.stats.n_lu,
+    )

@@ -72,3 +72,21 @@ def test_progress_refuses_independent_mode():
             batch_mode="independent",
             progress=True,
         )
+
+
+def test_open_ended_event_search_shows_the_time_reached(capsys):
+    """t = [0, inf] with an event: the bar has no total (tqdm used to raise a raw
+    TypeError formatting total=inf) and the event time is the closed form."""
+    import math
+
+    def fall(s, y):
+        return torch.stack([y[1], torch.full_like(y[0], -9.81)])
+
+    y0 = torch.tensor([1.0, 0.0], dtype=D)
+    t = torch.tensor([0.0, math.inf], dtype=D)
+    before = _open_bars()
+    sol = odenet.solve(fall, y0, t, event_fn=lambda s, y: y[0], progress=True)
+    assert abs(float(sol.event_t) - math.sqrt(2 / 9.81)) < 1e-9
+    assert _open_bars() == before
+    err = capsys.readouterr().err
+    assert "\rt 0.1" in err and "/" not in err  # the time reached (a step start), no total
