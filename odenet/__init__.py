@@ -7,8 +7,10 @@ that view.
 
 from __future__ import annotations
 
-from . import convert, interpolate, limits, sde
-from .cdeint import cdeint, cdesolve
+import sys as _sys
+from importlib import import_module as _import_module
+
+from . import convert, interpolate, limits, sde, solving
 from .convert import coarsen, ode_to_resnet, refine, register_block, resnet_to_ode
 from .errors import (
     CheckpointError,
@@ -29,8 +31,8 @@ from .errors import (
     TooManyEvents,
     UsageError,
 )
-from .events import Event, EventRecord
 from .gradients import Adjoint, Autograd, Checkpoint, Reversible, SavedTensorMeter
+from .gradients.odeint_adjoint import odeint_adjoint
 from .models import CNF, ConvResNet, LatentODE, MLPResNet, ODENet, ResidualBlock
 from .nn import (
     Augment,
@@ -48,10 +50,7 @@ from .nn import (
     PiecewiseLinearBasis,
     RegularisedODEBlock,
 )
-from .odeint import odeint, solve
-from .odeint_adjoint import odeint_adjoint
 from .sde import SDEBlock
-from .solution import SampleStats, Solution, Stats
 from .solvers import (
     RK4,
     AdaptiveHeun,
@@ -76,6 +75,36 @@ from .solvers import (
     Tsit5,
 )
 from .solvers.reversible_heun import ReversibleHeun
+from .solving import (
+    Event,
+    EventRecord,
+    SampleStats,
+    Solution,
+    Stats,
+    cdeint,
+    cdesolve,
+    odeint,
+    solve,
+)
+
+# Modules that lived at the package root before the solver front moved into
+# ``odenet.solving``: the old paths (``from odenet.solution import Solution``) name the
+# same module objects. Registered in sys.modules rather than as files so that the root
+# stays the map of the package, and so ``import odenet.odeint`` cannot rebind the
+# ``odenet.odeint`` function to a module.
+_MOVED = {
+    "args": "solving.args",
+    "cdeint": "solving.cdeint",
+    "event_grad": "solving.event_grad",
+    "event_loop": "solving.event_loop",
+    "events": "solving.events",
+    "odeint": "solving.odeint",
+    "odeint_adjoint": "gradients.odeint_adjoint",
+    "progress": "solving.progress",
+    "solution": "solving.solution",
+}
+for _old, _new in _MOVED.items():
+    _sys.modules.setdefault(f"{__name__}.{_old}", _import_module(f"{__name__}.{_new}"))
 
 __version__ = "0.1.0"
 
@@ -165,4 +194,5 @@ __all__ = [
     "resnet_to_ode",
     "sde",
     "solve",
+    "solving",
 ]

@@ -114,7 +114,7 @@ class SamplesFailed(OdenetError, RuntimeError):
         indices: batch indices of the failed samples (ascending).
         statuses: their statuses (``"max_steps"``, ``"underflow"`` or ``"nonfinite"``).
         t_reached: the time each failed sample reached (Python floats).
-        solution: the full :class:`~odenet.solution.Solution` (outputs of failed samples
+        solution: the full :class:`~odenet.solving.solution.Solution` (outputs of failed samples
             past ``t_reached`` are NaN), as ``solve(..., on_failure="return")`` gives it.
     """
 

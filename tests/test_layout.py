@@ -140,3 +140,50 @@ def test_every_subpackage_imports_in_a_fresh_interpreter() -> None:
     names = [f"odenet.{name}" for name in SUBPACKAGES[::-1]]
     out = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+#: what may sit at the package root besides the subpackages: the public surface, the
+#: errors every part raises, the command-line plumbing both CLIs share, and the depth
+#: scaling rules that models and limits share (kept below both to avoid a cycle)
+ROOT_MODULES = {"__init__", "errors", "cli", "_depth_scaling"}
+
+
+def test_the_package_root_is_a_map_of_the_parts() -> None:
+    loose = {p.stem for p in PACKAGE.glob("*.py")} - ROOT_MODULES
+    assert not loose, f"modules loose at the package root: {sorted(loose)}"
+    for part in ("solving", "solvers", "gradients", "nn", "models", "convert", "train", "sde"):
+        assert (PACKAGE / part / "__init__.py").is_file(), part
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper"),
+    [
+        ("solvers", "solving"),  # the numerical core knows nothing of the front
+        ("solvers", "gradients"),
+        ("solving", "gradients"),  # strategies register themselves with the front
+        ("solving", "nn"),
+        ("gradients", "nn"),
+        ("convert", "train"),
+    ],
+)
+def test_data_flows_one_way(lower: str, upper: str) -> None:
+    graph = import_graph()
+    assert upper not in graph.get(lower, {}), f"{lower} imports {upper}: {graph[lower][upper]}"
+
+
+def test_old_root_module_paths_name_the_moved_modules() -> None:
+    code = (
+        "import odenet, odenet.odeint, odenet.solution, odenet.progress\n"
+        "from odenet.odeint import odeint, solve\n"
+        "from odenet.odeint_adjoint import odeint_adjoint\n"
+        "from odenet.solution import Solution\n"
+        "from odenet.events import Event\n"
+        "from odenet.cdeint import cdeint\n"
+        "import odenet.solving.solution as new\n"
+        "assert Solution is new.Solution is odenet.Solution\n"
+        "assert odeint is odenet.odeint and callable(odenet.odeint)\n"
+        "assert odeint_adjoint is odenet.odeint_adjoint and cdeint is odenet.cdeint\n"
+        "assert Event is odenet.Event and solve is odenet.solve\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]

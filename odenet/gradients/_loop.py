@@ -1,6 +1,6 @@
 """Running the solver core's loops for a strategy, and packaging what they return.
 
-The loop itself is :func:`odenet._run.integrate_rk`, the one ``odenet.solve`` uses, so a
+The loop itself is :func:`odenet.solving._run.integrate_rk`, the one ``odenet.solve`` uses, so a
 strategy's forward pass takes the same steps as the plain solve.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .._checks import check_differentiable, check_method, merge_options
-from .._run import Plan, check_finite, dense_from_raw, integrate_rk, stats_from_raw
-from ..solution import DenseOutput, Solution, Stats
 from ..solvers.integrate import RawSolution
-from .base import Problem
+from ..solving._checks import check_differentiable, check_method, merge_options
+from ..solving._run import Plan, check_finite, dense_from_raw, integrate_rk, stats_from_raw
+from ..solving.solution import DenseOutput, Solution, Stats
+from ..solving.strategy import Problem
 
 __all__ = [
     "Plan",

@@ -39,7 +39,8 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
-from .._checks import (
+from ..solvers import RungeKutta, rms_norm
+from ..solving._checks import (
     ADAPTIVE_OPTIONS,
     STEP_HOOKS,
     check_method,
@@ -47,11 +48,10 @@ from .._checks import (
     fixed_grid,
     merge_options,
 )
-from ..solution import Solution
-from ..solvers import RungeKutta, rms_norm
+from ..solving.solution import Solution
+from ..solving.strategy import GradientStrategy, Problem, find_params
+from ..solving.time_grad import attach_output_times, attach_start_time
 from ._loop import Plan, build_solution, integrate_rk, plan_rk, stats_from_raw
-from .base import GradientStrategy, Problem, find_params
-from .time_grad import attach_output_times, attach_start_time
 
 __all__ = ["Adjoint"]
 

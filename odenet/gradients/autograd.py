@@ -3,7 +3,7 @@
 Discretise-then-optimise: the gradient is exact for the discrete solution; the graph keeps
 every stage of every step, so memory grows linearly with the number of steps. Without
 ``t`` requiring grad this is ``odenet.solve``'s own path; when ``t`` requires grad the same
-loops run with the time terms of :mod:`odenet.gradients.time_grad` attached.
+loops run with the time terms of :mod:`odenet.solving.time_grad` attached.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..solution import Solution
+from ..solving.solution import Solution
+from ..solving.strategy import GradientStrategy, Problem
+from ..solving.time_grad import attach_output_times, attach_start_time, wants_time_grad
 from ._loop import build_solution, dense_output, integrate_rk, plan_rk, stats_from_raw
-from .base import GradientStrategy, Problem
-from .time_grad import attach_output_times, attach_start_time, wants_time_grad
 
 __all__ = ["Autograd"]
 

@@ -26,13 +26,13 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
-from .._checks import check_options
-from ..solution import Solution, Stats
 from ..solvers import RungeKutta
 from ..solvers.field import CountingField
+from ..solving._checks import check_options
+from ..solving.solution import Solution, Stats
+from ..solving.strategy import GradientStrategy, Problem, find_params
+from ..solving.time_grad import attach_output_times, attach_start_time
 from ._loop import Plan, build_solution, integrate_rk, plan_rk
-from .base import GradientStrategy, Problem, find_params
-from .time_grad import attach_output_times, attach_start_time
 
 __all__ = ["Checkpoint"]
 

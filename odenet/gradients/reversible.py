@@ -30,13 +30,13 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
-from .._checks import fixed_grid, merge_options
-from ..solution import Solution, Stats
 from ..solvers.field import CountingField
 from ..solvers.reversible_heun import ReversibleHeun, reverse_y, reverse_z
+from ..solving._checks import fixed_grid, merge_options
+from ..solving.solution import Solution, Stats
+from ..solving.strategy import GradientStrategy, Problem, find_params, method_name
+from ..solving.time_grad import attach_output_times, attach_start_time
 from ._loop import build_solution, check_finite
-from .base import GradientStrategy, Problem, find_params, method_name
-from .time_grad import attach_output_times, attach_start_time
 
 __all__ = ["Reversible", "integrate_reversible_heun", "reversible_grid"]
 

@@ -19,7 +19,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from odenet.cdeint import cdeint
 from odenet.interpolate import (
     HermiteCubic,
     LinearInterpolation,
@@ -29,6 +28,7 @@ from odenet.interpolate import (
 )
 from odenet.nn._checks import check_choice, check_positive_int
 from odenet.nn.ode_block import CountingField, NFECounter
+from odenet.solving.cdeint import cdeint
 
 __all__ = ["CDEVectorField", "NeuralCDE"]
 
@@ -146,8 +146,8 @@ class NeuralCDE(nn.Module):
 
 
 def _fixed(method: Any) -> bool:
-    from odenet.gradients.base import method_name
     from odenet.solvers import get_method
+    from odenet.solving.strategy import method_name
 
     if method_name(method) == "reversible_heun":
         return True

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from odenet.odeint import odeint
+from odenet.solving.odeint import odeint
 
 
 @dataclass
@@ -70,10 +70,10 @@ def _check_solver_settings(
     max_steps: int | None,
 ) -> None:
     """Fail at construction, not at the first forward, on settings odeint would reject."""
-    from odenet._checks import check_tolerance
     from odenet.gradients import get_gradient
     from odenet.solvers import get_method
     from odenet.solvers.reversible_heun import ReversibleHeun
+    from odenet.solving._checks import check_tolerance
 
     check_tolerance("rtol", rtol)
     check_tolerance("atol", atol)

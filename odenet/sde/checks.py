@@ -2,7 +2,7 @@
 
 Each raises ``TypeError``/``ValueError`` naming the argument, the value received and the fix.
 The checks of drift and diffusion use one evaluation of each at ``(ts[0], y0)`` per forward
-(:func:`first_evaluations`), in the spirit of ``odenet._checks.check_output`` for ``odeint``.
+(:func:`first_evaluations`), as ``odenet.solving._checks.check_output`` does for ``odeint``.
 """
 
 from __future__ import annotations

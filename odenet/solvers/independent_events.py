@@ -12,7 +12,7 @@ The located state and time carry the implicit function theorem gradient, per sam
     dt_e/dθ = -(∂g/∂θ + ∇_y g · ∂y/∂θ) / ġ,   ġ = ∂g/∂t + ∇_y g · f(t_e, y_e),
     dy_e/dθ = ∂y/∂θ + f(t_e, y_e) dt_e/dθ
 
-(as :mod:`odenet.event_grad` does for one event). ``ġ`` of every crossed sample comes
+(as :mod:`odenet.solving.event_grad` does for one event). ``ġ`` of every crossed sample comes
 from one backward pass of the sum of their values, which assumes that sample ``b``'s
 event value depends on row ``b`` of ``y`` (and on ``t[b]``) only.
 """

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
-from ..event_grad import differentiable_event
+from ..solving.event_grad import differentiable_event
 from ._inputs import check_inputs
 from ._norms import adjoint_norm, split_flat, state_norm
 from ._odeint import CALLBACK_HOOKS, combine_event_functions, odeint

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..odeint import solve
+from ..solving.odeint import solve
 from ._errors import TorchdiffeqInputError
 from ._inputs import check_inputs
 from ._norms import state_norm

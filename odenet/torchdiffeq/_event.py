@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..event_grad import differentiable_event
+from ..solving.event_grad import differentiable_event
 from ._adjoint import odeint_adjoint
 from ._norms import split_flat
 from ._odeint import combine_event_functions, odeint

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..odeint import odeint as odenet_odeint
+from ..solving.odeint import odeint as odenet_odeint
 from ._errors import TorchdiffeqInputError
 from ._inputs import check_inputs
 from ._norms import split_flat, state_norm

@@ -22,8 +22,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import ADAPTIVE_OPTIONS, FIXED_OPTIONS
 from ..solvers import ALIASES, METHODS, get_method
+from ..solving._checks import ADAPTIVE_OPTIONS, FIXED_OPTIONS
 from ._errors import TorchdiffeqInputError
 
 __all__ = ["Translated", "resolve_method", "translate", "valid_core_options"]

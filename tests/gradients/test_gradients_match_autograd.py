@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import odenet
-from odenet._checks import check_y0
 from odenet.gradients import Checkpoint, Reversible
-from odenet.gradients.base import Problem
 from odenet.gradients.reversible import integrate_reversible_heun, reversible_grid
 from odenet.solvers.field import CountingField
+from odenet.solving._checks import check_y0
+from odenet.solving.strategy import Problem
 from tests.gradients.gradient_cases import TimeMLP, collect, initial_state, max_difference
 
 T_OUT = torch.tensor([0.0, 0.25, 0.6, 1.0], dtype=torch.float64)

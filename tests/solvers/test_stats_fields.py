@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import odenet
-from odenet.solution import Stats
+from odenet.solving.solution import Stats
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = [f.name for f in dataclasses.fields(Stats)]

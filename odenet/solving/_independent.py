@@ -41,6 +41,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..errors import SamplesFailed
+from ..solvers import RungeKutta, rms_norm
+from ..solvers.independent import (
+    EVENT,
+    STATUS_NAMES,
+    SUCCESS,
+    IndependentResult,
+    SampleField,
+    integrate_independent,
+)
+from ..solvers.integrate import AdaptiveConfig
 from ._checks import (
     FlatState,
     check_method,
@@ -51,19 +62,8 @@ from ._checks import (
     coarser_dtype,
     merge_options,
 )
-from .errors import SamplesFailed
 from .events import as_events
 from .solution import SampleStats, Solution, Stats
-from .solvers import RungeKutta, rms_norm
-from .solvers.independent import (
-    EVENT,
-    STATUS_NAMES,
-    SUCCESS,
-    IndependentResult,
-    SampleField,
-    integrate_independent,
-)
-from .solvers.integrate import AdaptiveConfig
 
 __all__ = ["BATCH_MODES", "check_batch_mode", "check_batched_t", "solve_independent"]
 

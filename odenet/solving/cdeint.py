@@ -19,12 +19,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..interpolate import LinearInterpolation, PiecewiseCubic, RectilinearInterpolation
+from ..solvers import get_method
 from .args import grad_inputs
-from .gradients.base import method_name
-from .interpolate import LinearInterpolation, PiecewiseCubic, RectilinearInterpolation
 from .odeint import solve
 from .solution import Solution
-from .solvers import get_method
+from .strategy import method_name
 
 __all__ = ["CDEField", "cdeint", "cdesolve"]
 
@@ -39,7 +39,7 @@ class CDEField(nn.Module):
         X: a path with ``derivative(t) -> (batch, channels)`` (``t`` 0-d or ``(batch,)``).
         func: ``func(t, z) -> (batch, hidden, channels)`` for ``z (batch, hidden)``
             (``func(t, z, args)`` when ``args`` is given).
-        args: extra inputs for ``func`` (see :mod:`odenet.args`).
+        args: extra inputs for ``func`` (see :mod:`odenet.solving.args`).
 
     ``wrapped_func``/``grad_inputs`` let the gradient strategies find ``func``'s parameters
     and the path's coefficients when they require grad (a path built from a network's
@@ -124,7 +124,7 @@ def cdesolve(
     batch_mode: str = "joint",
     **kwargs: Any,
 ) -> Solution:
-    """Solve ``dz = func(t, z) dX(t)`` and return odenet's :class:`~odenet.solution.Solution`.
+    """Solve ``dz = func(t, z) dX(t)``; return a :class:`~odenet.solving.solution.Solution`.
 
     Takes the arguments of :func:`cdeint`; ``kwargs`` go to :func:`odenet.solve`.
     """

@@ -1,4 +1,4 @@
-"""Solving with a list of :class:`~odenet.events.Event`: segments between events.
+"""Solving with a list of :class:`~odenet.solving.events.Event`: segments between events.
 
 Each segment runs the ordinary stepping loop with one composite terminal event
 
@@ -17,7 +17,7 @@ masked to zero) and a per-sample reset changes its row only.
 
 Gradients: autograd (as for a single event). Each fired event's time carries the implicit
 function theorem gradient and the next segment starts from a state and time that carry it
-(:func:`odenet.gradients.time_grad.attach_start_time`), so gradients pass through resets.
+(:func:`odenet.solving.time_grad.attach_start_time`), so gradients pass through resets.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import TooManyEvents
+from ..solvers.integrate import RawSolution, StepRecord
 from ._checks import FlatState, _positive_int, check_method, merge_options, wrap_tuple_func
 from ._run import Plan, dense_from_raw, integrate_rk
-from .errors import TooManyEvents
 from .event_grad import differentiable_event
 from .events import Event, EventRecord
 from .solution import Solution, Stats
-from .solvers.integrate import RawSolution, StepRecord
 
 __all__ = ["MAX_EVENTS", "solve_events"]
 
@@ -150,7 +150,7 @@ def solve_events(
     dense: bool,
 ) -> Solution:
     """``solve`` with a list of events (autograd gradients; joint batch mode)."""
-    from .gradients.time_grad import attach_start_time, wants_time_grad
+    from .time_grad import attach_start_time, wants_time_grad
 
     if wants_time_grad(t):
         raise ValueError(

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .solvers.integrate import StepRecord
-from .solvers.runge_kutta import RungeKutta
+from ..solvers.integrate import StepRecord
+from ..solvers.runge_kutta import RungeKutta
 
 __all__ = ["SampleStats", "Solution", "Stats"]
 
@@ -125,7 +125,7 @@ class Solution:
             ``status`` is ``"success"`` when every sample succeeded, ``"event"`` when some
             stopped at their event and none failed, and ``"failed"`` otherwise, and
             ``stats`` sums steps over samples with ``nfe`` the number of batched calls.
-        events: with ``event_fn=[Event(...), ...]``, one :class:`~odenet.events.EventRecord`
+        events: with ``event_fn=[Event(...), ...]``, one :class:`~odenet.solving.events.EventRecord`
             ``(t, index, y)`` per event that fired, in time order (``y`` before any reset).
     """
 
@@ -138,7 +138,7 @@ class Solution:
     dense: DenseOutput | None = None
     sample_stats: SampleStats | None = None
     sample_status: tuple[str, ...] | None = None
-    events: tuple | None = None  # EventRecord per event fired (odenet.events.Event lists)
+    events: tuple | None = None  # EventRecord per event fired (odenet.solving.events.Event lists)
 
     def evaluate(self, t: Tensor | float) -> State:
         """Dense output: the solution at any time(s) within the solved span.

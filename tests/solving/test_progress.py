@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 import odenet
 from odenet.errors import MaxStepsReached
-from odenet.progress import ProgressBar
+from odenet.solving.progress import ProgressBar
 
 D = torch.float64
 

@@ -8,6 +8,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..solvers import Method
+from ..solvers.compiled import compiled_steps
+from ..solvers.integrate import RawSolution
 from ._checks import (
     FlatState,
     check_differentiable,
@@ -19,17 +22,17 @@ from ._checks import (
     merge_options,
     wrap_tuple_func,
 )
+from ._compiled_loop import check_compile_loop, solve_compiled_loop
 from ._independent import check_batch_mode, check_on_failure, solve_independent
 from ._run import Plan, dense_from_raw, integrate_rk, stats_from_raw
 from .args import bind_args
 from .event_grad import differentiable_event
 from .event_loop import solve_events
 from .events import as_events
-from .gradients.time_grad import attach_output_times, attach_start_time, wants_time_grad
 from .solution import Solution
-from .solvers import Method
-from .solvers.compiled import compiled_steps
-from .solvers.integrate import RawSolution
+from .strategy import Problem as GradientProblem
+from .strategy import get_gradient
+from .time_grad import attach_output_times, attach_start_time, wants_time_grad
 
 __all__ = ["odeint", "solve"]
 
@@ -57,6 +60,7 @@ def solve(
     batch_mode: str = "joint",
     on_failure: str = "raise",
     compile_step: bool | str = False,
+    compile_loop: bool = False,
     args: Any = None,
     progress: bool = False,
 ) -> Solution:
@@ -74,7 +78,7 @@ def solve(
             below 16 units of the spacing of float numbers at ``max |t|`` are refused, in
             the coarser of ``t``'s dtype and the state's (e.g. float32 around 1e6 is
             spaced 0.0625: gaps under 1); shift the time origin or use float64 there
-            (``odenet._checks.check_time_resolution``; fixed steps likewise).
+            (``odenet.solving._checks.check_time_resolution``; fixed steps likewise).
         method: a name (``euler, midpoint, heun, heun3, rk4, rk38`` fixed-step explicit;
             ``implicit_euler, implicit_midpoint, trapezoid, radauIIA3, radauIIA5, gl4, gl6,
             sdirk2, trbdf2`` fixed-step implicit; ``adaptive_heun,
@@ -103,8 +107,8 @@ def solve(
             adaptive), ``on_accept`` and ``on_reject`` (adaptive) are called as
             ``hook(t0, y0, dt)`` with 0-d tensors and the loop's state (a tuple state
             flattened). Unknown keys raise.
-        event_fn: an :class:`~odenet.events.Event` or a list of them (several events,
-            directions, non-terminal events with state resets; see :mod:`odenet.events`),
+        event_fn: an :class:`~odenet.solving.events.Event` or a list of them (several events,
+            directions, non-terminal events with state resets; see :mod:`odenet.solving.events`),
             or a terminal event ``event_fn(t, y) -> 0-d tensor``: the solve stops where it
             changes sign, located on the dense output to float64 resolution in ``t``. The
             event time and state are differentiable (implicit function theorem; one extra
@@ -125,7 +129,7 @@ def solve(
             statistics (adaptive methods, tensor ``y0``, gradient ``"autograd"`` or
             ``"checkpoint"`` (per step)); ``t`` may
             then be ``(batch, n)`` (one row of output times per sample) and ``func``
-            receives ``t`` of shape ``(batch,)``. See :mod:`odenet._independent`.
+            receives ``t`` of shape ``(batch,)``. See :mod:`odenet.solving._independent`.
         on_failure: ``"raise"`` (default) or, with ``batch_mode="independent"``,
             ``"return"``: return the Solution with ``sample_status`` instead of raising
             :class:`~odenet.errors.SamplesFailed` when some samples fail.
@@ -139,15 +143,23 @@ def solve(
             ``func`` object, method and state shape reuse it (one compilation per shape);
             ``func`` must be traceable (no Python side effects such as call counters,
             which would force recompilation).
+        compile_loop: run the whole stepping loop -- step attempts, error control,
+            outputs -- as one ``torch.compile``'d ``torch.while_loop``, with one host
+            synchronisation per solve instead of one per step
+            (:mod:`odenet.solvers.compiled_loop`). Same steps and results as the eager
+            loop. Forward only: call it under ``torch.no_grad()``; joint batch mode,
+            explicit Runge--Kutta methods, no events, no dense output (``sol.dense`` is
+            ``None``), no stiffness test. Compiles once per ``func``, method and state
+            shape (tens of seconds on CPU); tolerances and times do not recompile.
         args: extra inputs; when not ``None``, ``func`` is called as ``func(t, y, args)``
             (any object: tensors, containers of tensors, an interpolated forcing path).
             Gradients reach the tensors in ``args`` with every strategy (see
-            :mod:`odenet.args`).
+            :mod:`odenet.solving.args`).
         progress: show a tqdm progress bar over the time span (joint batch mode), advanced
-            once per accepted step without host synchronisation (:mod:`odenet.progress`).
+            once per accepted step without host synchronisation (:mod:`odenet.solving.progress`).
 
     Returns:
-        A :class:`~odenet.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
+        A :class:`~odenet.solving.solution.Solution` with ``ys`` of shape ``(len(t), *y0.shape)``.
 
     Outputs between steps come from the method's dense output (dopri5, tsit5, dopri8:
     fourth order; others: cubic Hermite), so output times never shorten steps. Fixed-step
@@ -163,10 +175,7 @@ def solve(
         StiffnessDetected: an explicit pair (dopri5, tsit5, dopri8) found the problem
             stiff; use ``method="rodas5"`` or ``"kvaerno5"``.
     """
-    from .gradients import Problem as GradientProblem  # lazy: odenet.gradients imports odeint
-    from .gradients import get_gradient
-
-    if progress:  # a tqdm bar around this same call: odenet.progress
+    if progress:  # a tqdm bar around this same call: odenet.solving.progress
         from .progress import solve_with_progress
 
         return solve_with_progress(solve, dict(locals()))
@@ -176,6 +185,10 @@ def solve(
     check_func(func)
     flat = check_y0(y0)
     check_on_failure(on_failure, check_batch_mode(batch_mode), compile_step)
+    loop = check_compile_loop(
+        compile_loop, batch_mode=batch_mode, compile_step=compile_step, gradient=gradient,
+        event_fn=event_fn, args=args, y0=y0,
+    )  # fmt: skip
     if batch_mode == "independent":
         return solve_independent(
             func, flat, t, method=method, rtol=check_tolerance("rtol", rtol),
@@ -187,7 +200,12 @@ def solve(
     times = check_t(t, flat.y0, open_end=event_fn is not None)
     rtol = check_tolerance("rtol", rtol)
     atol = check_tolerance("atol", atol)
-    if as_events(event_fn) is not None:  # a list of odenet.Event: odenet.event_loop
+    if loop:  # the whole loop in one compiled graph: odenet.solving._compiled_loop
+        explicit = {"step_size": step_size, "n_steps": n_steps, "first_step": first_step}
+        explicit["max_num_steps"] = max_steps
+        solver = check_method(method)
+        return solve_compiled_loop(func, flat, t, times, solver, rtol, atol, options, explicit)
+    if as_events(event_fn) is not None:  # a list of odenet.Event: odenet.solving.event_loop
         if compile_step is not False:
             raise ValueError(
                 f"compile_step={compile_step!r} is not supported with a list of odenet.Event "
@@ -260,6 +278,7 @@ def odeint(
     gradient: object = None,
     batch_mode: str = "joint",
     compile_step: bool | str = False,
+    compile_loop: bool = False,
     args: Any = None,
     progress: bool = False,
 ) -> State | tuple[Tensor, State]:
@@ -290,6 +309,7 @@ def odeint(
         dense=False,
         batch_mode=batch_mode,
         compile_step=compile_step,
+        compile_loop=compile_loop,
         args=args,
         progress=progress,
     )

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .solvers import Method, PIController, get_method, rms_norm
-from .solvers.integrate import AdaptiveConfig
+from ..solvers import Method, PIController, get_method, rms_norm
+from ..solvers.integrate import AdaptiveConfig
 
 __all__ = [
     "FlatState",

@@ -178,7 +178,7 @@ def test_tuple_state_and_errors():
 
 
 def test_zeno_ball_raises_too_many_events(monkeypatch):
-    import odenet.event_loop as loop
+    import odenet.solving.event_loop as loop
 
     monkeypatch.setattr(loop, "MAX_EVENTS", 8)
     with pytest.raises(odenet.TooManyEvents) as info:

@@ -8,9 +8,9 @@ A plain callable ``event_fn`` is still the single terminal event, as before. Eve
 functions and resets take ``(t, y)`` also when ``solve`` gets ``args`` (close over what
 they need).
 
-The solve runs in segments between events (:mod:`odenet.event_loop`); the event times are
+The solve runs in segments between events (:mod:`odenet.solving.event_loop`); the event times are
 located on the dense output to float64 resolution and are differentiable by the implicit
-function theorem (:mod:`odenet.event_grad`), also through resets.
+function theorem (:mod:`odenet.solving.event_grad`), also through resets.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ class ArgsField(nn.Module):
     """``(t, y) -> func(t, y, args)``, with ``args`` visible to the gradient strategies.
 
     ``wrapped_func`` and ``grad_inputs`` follow the protocol of
-    :func:`odenet.gradients.base.find_params`: the adjoint/checkpoint/reversible strategies
+    :func:`odenet.solving.strategy.find_params`: the adjoint/checkpoint/reversible strategies
     differentiate with respect to ``func``'s parameters (an ``nn.Module``) plus the tensors
     of ``args`` that require grad. A plain-function ``func`` needs no ``params`` then: its
     tensors are taken to come through ``args`` (tensors it captures otherwise get no

@@ -11,6 +11,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import MaxStepsReached, NonFiniteState
+from ..solvers import LoopMethod, Method
+from ..solvers.field import CountingField
+from ..solvers.integrate import RawSolution, integrate_adaptive, integrate_fixed
+from ..solvers.interpolation import LinearOutputs
+from ..solvers.method import LoopSettings
 from ._checks import (
     FIXED_INTERPOLANTS,
     check_options,
@@ -20,13 +26,7 @@ from ._checks import (
     fixed_grid,
     step_hook,
 )
-from .errors import MaxStepsReached, NonFiniteState
 from .solution import DenseOutput, Stats
-from .solvers import LoopMethod, Method
-from .solvers.field import CountingField
-from .solvers.integrate import RawSolution, integrate_adaptive, integrate_fixed
-from .solvers.interpolation import LinearOutputs
-from .solvers.method import LoopSettings
 
 __all__ = ["Plan", "check_finite", "dense_from_raw", "integrate_rk", "stats_from_raw"]
 

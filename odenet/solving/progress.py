@@ -17,8 +17,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .gradients.base import method_name
-from .solvers import RungeKutta, get_method
+from ..solvers import RungeKutta, get_method
+from .strategy import method_name
 
 __all__ = ["ProgressBar", "solve_with_progress"]
 

@@ -1,8 +1,13 @@
-"""What every gradient strategy shares: the problem handed over by ``solve`` and the base class.
+"""The interface between ``solve`` and the gradient strategies, and their registry.
 
 ``odenet.solve`` checks ``func``, ``y0``, ``t`` and the tolerances, then asks the strategy
 whether it takes over (:meth:`GradientStrategy.takes_over`); if so the strategy solves the
-:class:`Problem` and returns a :class:`~odenet.solution.Solution`.
+:class:`Problem` and returns a :class:`~odenet.solving.solution.Solution`.
+
+The strategies themselves live in :mod:`odenet.gradients`, which sits *above* this
+package: it imports the loop runner from here and registers each strategy with
+:func:`register_gradient` when it is imported (``import odenet`` imports it). The front
+looks names up with :func:`get_gradient`, so solving never imports gradients.
 """
 
 from __future__ import annotations
@@ -15,10 +20,18 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from .._checks import FlatState, wrap_tuple_func
 from ..solvers import get_method
+from ._checks import FlatState, wrap_tuple_func
 
-__all__ = ["GradientStrategy", "Problem", "find_params", "method_name"]
+__all__ = [
+    "GradientStrategy",
+    "Problem",
+    "find_params",
+    "get_gradient",
+    "method_name",
+    "register_gradient",
+    "registered_gradients",
+]
 
 Field = Callable[[Tensor, Tensor], Tensor]
 
@@ -158,6 +171,10 @@ class GradientStrategy(ABC):
     name: ClassVar[str]
     #: whether ``event_fn`` (terminal events) can be combined with this strategy
     supports_events: ClassVar[bool] = False
+    #: the name methods know this strategy by in their ``gradients`` capability set
+    #: (``None``: ``name``); a new strategy that differentiates like a built-in one sets
+    #: that one's name, e.g. ``"autograd"``
+    capability: ClassVar[str | None] = None
 
     def check(self, method: object, event_fn: object) -> None:
         """Raise a ``ValueError`` naming the fix for an unsupported combination."""
@@ -184,9 +201,10 @@ class GradientStrategy(ABC):
             solver = get_method(method)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return  # an unknown method is reported where it is resolved
-        if self.name == "autograd" and not solver.differentiable:
+        key = self.capability or self.name
+        if key == "autograd" and not solver.differentiable:
             return  # the plain solve; check_differentiable refuses inputs asking for grads
-        if self.name not in solver.gradients:
+        if key not in solver.gradients:
             works = sorted(solver.gradients) or "no gradient strategy (it solves outside autograd)"
             raise ValueError(
                 f"method={solver.name!r} does not support gradient={self.name!r}; it works "
@@ -204,3 +222,62 @@ class GradientStrategy(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+#: name -> strategy class, filled by :func:`register_gradient` (``odenet.gradients``)
+_REGISTRY: dict[str, type[GradientStrategy]] = {}
+
+
+def register_gradient(cls: type[GradientStrategy]) -> type[GradientStrategy]:
+    """Make ``gradient=cls.name`` mean ``cls()``; returns ``cls`` (usable as a decorator).
+
+    Raises:
+        TypeError: ``cls`` is not a :class:`GradientStrategy` subclass with a string ``name``.
+        ValueError: another class is registered under the same name.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, GradientStrategy)):
+        raise TypeError(f"register_gradient takes a GradientStrategy subclass; got {cls!r}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{cls.__name__}.name must be a non-empty string; got {name!r}")
+    key = name.lower()
+    if _REGISTRY.get(key, cls) is not cls:
+        raise ValueError(
+            f"gradient name {key!r} is already registered to {_REGISTRY[key].__name__}; "
+            f"give {cls.__name__} another name"
+        )
+    _REGISTRY[key] = cls
+    return cls
+
+
+def registered_gradients() -> dict[str, type[GradientStrategy]]:
+    """The registry itself (name -> class): read it, register through :func:`register_gradient`."""
+    return _REGISTRY
+
+
+def get_gradient(gradient: object) -> GradientStrategy:
+    """The strategy for ``None`` (autograd), a name, a strategy class or an instance.
+
+    Raises:
+        ValueError: an unknown name (the message lists the registered ones).
+        TypeError: anything else.
+    """
+    if isinstance(gradient, GradientStrategy):
+        return gradient
+    if isinstance(gradient, type) and issubclass(gradient, GradientStrategy):
+        return gradient()
+    if gradient is None:
+        gradient = "autograd"
+    if isinstance(gradient, str):
+        key = gradient.lower()
+        if key not in _REGISTRY:
+            raise ValueError(
+                f"gradient={gradient!r} is not a known strategy; choose one of "
+                f"{sorted(_REGISTRY)} or pass an object such as "
+                "odenet.gradients.Checkpoint(budget=8)"
+            )
+        return _REGISTRY[key]()
+    raise TypeError(
+        f"gradient must be None, a name such as 'adjoint', or a strategy object such as "
+        f"odenet.gradients.Adjoint(); got {type(gradient).__name__}"
+    )

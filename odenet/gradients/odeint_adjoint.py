@@ -12,8 +12,8 @@ from typing import Any
 
 from torch import Tensor
 
-from .gradients import Adjoint
-from .odeint import odeint
+from ..solving.odeint import odeint
+from .adjoint import Adjoint
 
 __all__ = ["odeint_adjoint"]
 
@@ -72,7 +72,7 @@ def odeint_adjoint(
         adjoint_params: the tensors to differentiate ``func`` with respect to (default:
             ``func.parameters()``).
         args: extra inputs, ``func(t, y, args)``; the tensors in it that require grad are
-            differentiated too (see :mod:`odenet.args`).
+            differentiated too (see :mod:`odenet.solving.args`).
 
     Returns:
         ``(len(t), *y0.shape)`` (tuples for tuple states), as ``odeint``.

@@ -1,0 +1,124 @@
+"""``compile_loop=True``: the whole loop in one compiled ``torch.while_loop``.
+
+It must take the eager loop's steps (same counts, results equal to rounding), fill every
+requested output (also when a step passes more outputs than the loop's window), and refuse
+what it cannot do. One module-level field and a few shapes keep the compilations to four.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import odenet
+from odenet.errors import MaxStepsReached
+
+#: each distinct shape compiles (tens of seconds on CPU)
+slow = pytest.mark.slow
+
+
+class Linear(nn.Module):
+    """``dy/dt = y A^T`` on ``(4, 3)`` states: ``y(t) = y0 expm(t A)^T``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(3)
+        a = torch.randn(3, 3, generator=g, dtype=torch.float64)
+        self.register_buffer("a", 0.5 * (a - a.T) - 0.3 * torch.eye(3, dtype=torch.float64))
+
+    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return y @ self.a.T
+
+
+FIELD = Linear()
+Y0 = torch.randn(4, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+
+
+def exact(t: torch.Tensor) -> torch.Tensor:
+    expm = torch.linalg.matrix_exp(t[:, None, None] * FIELD.a)  # (T, 3, 3)
+    return torch.einsum("bj,tij->tbi", Y0, expm)
+
+
+def both(t: torch.Tensor, **kw: object) -> tuple[odenet.Solution, odenet.Solution]:
+    with torch.no_grad():
+        eager = odenet.solve(FIELD, Y0, t, dense=False, **kw)
+        loop = odenet.solve(FIELD, Y0, t, compile_loop=True, **kw)
+    return eager, loop
+
+
+@slow
+@pytest.mark.parametrize("reverse", [False, True])
+def test_adaptive_loop_takes_the_eager_steps(reverse: bool) -> None:
+    t = torch.tensor([0.0, 0.4, 1.1, 2.0, 3.5, 5.0], dtype=torch.float64)
+    if reverse:
+        t = 5.0 - t
+    eager, loop = both(t, method="dopri5", rtol=1e-7, atol=1e-9)
+    assert (loop.stats.n_accepted, loop.stats.n_rejected) == (
+        eager.stats.n_accepted,
+        eager.stats.n_rejected,
+    )
+    assert loop.stats.nfe == eager.stats.nfe
+    assert loop.dense is None
+    torch.testing.assert_close(loop.ys, eager.ys, rtol=1e-12, atol=1e-13)
+    ref = exact(t - t[0])
+    assert (loop.ys - ref).abs().max() < 1e-6
+
+
+@slow
+def test_more_outputs_in_one_step_than_the_window_are_all_filled() -> None:
+    t = torch.linspace(0.0, 5.0, 801, dtype=torch.float64)  # eager steps span ~16 outputs
+    eager, loop = both(t, method="dopri5", rtol=1e-7, atol=1e-9)
+    assert eager.stats.n_accepted < 800 // 8  # so the window must shorten some steps
+    ref = exact(t)
+    assert (eager.ys - ref).abs().max() < 1e-6
+    assert (loop.ys - ref).abs().max() < 1e-6
+    # steps shortened to end on the 8th pending output: at least 800 / 8 of them
+    assert loop.stats.n_accepted >= 800 // 8
+
+
+@slow
+def test_fixed_grid_outputs_between_grid_points_equal_eager() -> None:
+    t = torch.tensor([0.0, 0.33, 0.5, 1.27, 1.5, 2.0], dtype=torch.float64)
+    eager, loop = both(t, method="rk4", step_size=0.1)
+    assert loop.stats.n_accepted == eager.stats.n_accepted == 20
+    # every step evaluates f(t1, y1) for the next one, the last included (eager skips it)
+    assert loop.stats.nfe == eager.stats.nfe + 1 == 1 + 20 * 4
+    torch.testing.assert_close(loop.ys, eager.ys, rtol=1e-12, atol=1e-13)
+    assert (loop.ys - exact(t)).abs().max() < 3e-5  # h = 0.1: rk4 and Hermite are O(h^4)
+
+
+@slow
+def test_step_budget_raises_max_steps_reached() -> None:
+    t = torch.tensor([0.0, 0.4, 1.1, 2.0, 3.5, 5.0], dtype=torch.float64)
+    with torch.no_grad(), pytest.raises(MaxStepsReached) as err:
+        odenet.solve(FIELD, Y0, t, method="dopri5", rtol=1e-7, atol=1e-9, max_steps=3,
+                     compile_loop=True)  # fmt: skip
+    assert 0.0 < err.value.t < 5.0
+
+
+def _refused(match: str, **kw: object) -> None:
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=match):
+        odenet.solve(FIELD, Y0, t, compile_loop=True, **kw)
+
+
+@pytest.mark.parametrize(
+    ("match", "kw"),
+    [
+        ("event_fn", {"event_fn": lambda t, y: y[0, 0]}),
+        ("method='kvaerno5'", {"method": "kvaerno5"}),
+        ("jump_t", {"options": {"jump_t": [0.5]}}),
+        ("choose one", {"compile_step": True}),
+        ("batch_mode='joint'", {"batch_mode": "independent"}),
+        ("gradient='adjoint'", {"gradient": "adjoint"}),
+        ("got args", {"args": torch.ones(1)}),
+    ],
+)
+def test_unsupported_combinations_are_refused_before_compiling(match: str, kw: dict) -> None:
+    with torch.no_grad():
+        _refused(match, **kw)
+
+
+def test_grad_mode_is_refused_rather_than_dropping_gradients() -> None:
+    _refused(r"grad mode is on: call it under torch.no_grad\(\)")
