@@ -7,13 +7,15 @@ Workloads (CPU, one thread):
 - ``mlp``: the solver benchmark's MLP field (256 x 32, tanh, t in [0, 1], float32) -- a
   homogeneous batch, where per-sample control has nothing to gain.
 
-Methods dopri5 and tsit5 at rtol=1e-6, atol=1e-8. Rows: odenet joint, odenet independent
-(eager and ``compile_step=True``), torchode (``AutoDiffAdjoint`` + ``IntegralController``,
-eager and ``torch.compile(solver.solve)``), torchdiffeq (dopri5 only). Each row: median
-wall time of the repeats, taken round-robin over the rows after a warm-up of each
-(compile time reported separately), batched
-calls of ``func``, total per-sample evaluations, and the max error at the end time against
-a float64 reference (torchdiffeq dopri8, rtol=1e-12, atol=1e-14).
+Methods dopri5 and tsit5 at rtol=1e-6, atol=1e-8. Rows: odenet joint (eager,
+``compile_loop=True``: the whole loop in one compiled ``torch.while_loop``, and
+``compile_step=True``), odenet independent (eager and ``compile_step=True``), torchode
+(``AutoDiffAdjoint`` + ``IntegralController``, eager and ``torch.compile(solver.solve)``),
+torchdiffeq (dopri5 only), diffrax under ``jax.jit`` when installed. Each row: median wall
+time of the repeats, taken round-robin over the rows after a warm-up of each (compile
+time reported separately), batched calls of ``func``, total per-sample evaluations, and
+the max error at the end time against a float64 reference (torchdiffeq dopri8,
+rtol=1e-12, atol=1e-14).
 
 Per-sample evaluations: joint solvers evaluate every sample at every call (calls x
 batch); odenet independent charges a sample only while it is running
@@ -169,11 +171,17 @@ def odenet_runs(w: Workload, method: str, compile_: bool) -> list[Run]:
                            compile_step=True)  # fmt: skip
         return sol.ys[-1], sol.stats.nfe, sol.stats.nfe * BATCH
 
+    def joint_loop() -> tuple[Tensor, int | None, int]:
+        sol = odenet.solve(w.f, w.y0, t, method=method, rtol=RTOL, atol=ATOL,
+                           compile_loop=True)  # fmt: skip
+        return sol.ys[-1], sol.stats.nfe, sol.stats.nfe * BATCH
+
     runs = [
         Run("odenet", "joint", joint),
         Run("odenet", "independent", independent(counted, False)),
     ]
     if compile_:
+        runs.append(Run("odenet", "joint+compile_loop", joint_loop, True, reset=_reset_odenet))
         runs.append(Run("odenet", "joint+compile", joint_compiled, True, reset=_reset_odenet))
         runs.append(
             Run("odenet", "independent+compile", independent(w.f, True), True, _reset_odenet)
@@ -183,9 +191,10 @@ def odenet_runs(w: Workload, method: str, compile_: bool) -> list[Run]:
 
 def _reset_odenet() -> None:
     """Forget odenet's compiled steps and Dynamo's traces (inductor's caches stay warm)."""
-    from odenet.solvers import compiled, independent
+    from odenet.solvers import compiled, compiled_loop, independent
 
     compiled._CACHE.clear()
+    compiled_loop.clear_cache()
     independent._COMPILED.clear()
     torch._dynamo.reset()
 

@@ -41,7 +41,7 @@ from torch.func import functional_call
 from .controller import PIController
 from .runge_kutta import RungeKutta
 
-__all__ = ["CompiledLoopResult", "integrate_compiled"]
+__all__ = ["CompiledLoopResult", "clear_cache", "integrate_compiled"]
 
 Func = Callable[[Tensor, Tensor], Tensor]
 State = dict[str, Tensor] | None
@@ -329,9 +329,12 @@ def _program(
         _CACHE.move_to_end(key)
         return hit[1], hit[2], hit[3]
     prog = _Program(func, method, ctrl, window)
+    # inductor's C++ wrapper runs the loop body without Python: 41 vs 111 ms per solve on
+    # the 256 Van der Pol batch (dopri5, 510 steps), compile 32 vs 30 s (same process)
+    opts = {"cpp_wrapper": True}
     compiled = (
-        torch.compile(prog.adaptive, fullgraph=True, dynamic=False),
-        torch.compile(prog.fixed, fullgraph=True, dynamic=False),
+        torch.compile(prog.adaptive, fullgraph=True, dynamic=False, options=opts),
+        torch.compile(prog.fixed, fullgraph=True, dynamic=False, options=opts),
     )
     _CACHE[key] = (_ref(func), prog, *compiled)
     while len(_CACHE) > _CACHE_MAX:

@@ -122,3 +122,16 @@ def test_unsupported_combinations_are_refused_before_compiling(match: str, kw: d
 
 def test_grad_mode_is_refused_rather_than_dropping_gradients() -> None:
     _refused(r"grad mode is on: call it under torch.no_grad\(\)")
+
+
+@pytest.mark.cuda
+@slow
+def test_compiled_loop_on_cuda_matches_the_cpu_solve() -> None:
+    t = torch.tensor([0.0, 0.4, 1.1, 2.0, 3.5, 5.0], dtype=torch.float64)
+    field = Linear().cuda()
+    with torch.no_grad():
+        gpu = odenet.solve(field, Y0.cuda(), t.cuda(), method="dopri5", compile_loop=True)
+        cpu = odenet.solve(FIELD, Y0, t, method="dopri5", dense=False)
+    assert gpu.ys.device.type == "cuda"
+    assert gpu.stats.n_accepted == cpu.stats.n_accepted
+    torch.testing.assert_close(gpu.ys.cpu(), cpu.ys, rtol=1e-10, atol=1e-12)
