@@ -430,7 +430,8 @@ def _traced(fn: Callable[..., tuple[Tensor, ...]], *args: Any) -> tuple[Tensor, 
     try:
         return fn(*args)
     except torch._dynamo.exc.TorchDynamoException as err:
-        first = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), "")
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        first = lines[1] if len(lines) > 1 else (lines[0] if lines else type(err).__name__)
         raise ValueError(
             f"compile_loop=True could not capture func inside torch.while_loop ({first}). "
             "func must be traceable without graph breaks (no Python side effects, no "

@@ -89,6 +89,22 @@ def test_fixed_grid_outputs_between_grid_points_equal_eager() -> None:
 
 
 @slow
+def test_other_tolerances_times_and_states_do_not_recompile() -> None:
+    from torch._dynamo.utils import counters
+
+    t = torch.tensor([0.0, 0.4, 1.1, 2.0, 3.5, 5.0], dtype=torch.float64)
+    with torch.no_grad():
+        odenet.solve(FIELD, Y0, t, method="dopri5", rtol=1e-7, atol=1e-9, compile_loop=True)
+        graphs = counters["stats"]["unique_graphs"]
+        kw = {"method": "dopri5", "rtol": 1e-5, "atol": 1e-7}
+        again = odenet.solve(FIELD, 2 * Y0, 0.5 * t, compile_loop=True, **kw)
+        reference = odenet.solve(FIELD, 2 * Y0, 0.5 * t, dense=False, **kw)
+    assert counters["stats"]["unique_graphs"] == graphs
+    assert again.stats.n_accepted == reference.stats.n_accepted
+    torch.testing.assert_close(again.ys, reference.ys, rtol=1e-12, atol=1e-13)
+
+
+@slow
 def test_step_budget_raises_max_steps_reached() -> None:
     t = torch.tensor([0.0, 0.4, 1.1, 2.0, 3.5, 5.0], dtype=torch.float64)
     with torch.no_grad(), pytest.raises(MaxStepsReached) as err:
