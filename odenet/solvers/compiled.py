@@ -17,8 +17,6 @@ still one host synchronisation per step.
 
 from __future__ import annotations
 
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +24,7 @@ import torch
 from torch import Tensor
 
 from .field import CountingField
+from .func_cache import FuncCache
 from .runge_kutta import RungeKutta
 
 __all__ = ["CompiledSteps", "compiled_steps"]
@@ -133,31 +132,15 @@ class CompiledSteps:
         return err
 
 
-#: compiled steps, one per (func, method, mode): ``key -> (ref to func, CompiledSteps)``
-_CACHE: OrderedDict[tuple[int, str, str | None], tuple[Callable[[], object], CompiledSteps]] = (
-    OrderedDict()
-)
-_CACHE_MAX = 8
-
-
-def _ref(obj: object) -> Callable[[], object]:
-    try:
-        return weakref.ref(obj)
-    except TypeError:  # a bound method or builtin: kept alive while cached
-        return lambda: obj
+#: compiled steps, one per (func, method, mode)
+_CACHE: FuncCache[CompiledSteps] = FuncCache()
 
 
 def compiled_steps(
     method: RungeKutta, func: Callable[..., Tensor], mode: str | None
 ) -> CompiledSteps:
     """The :class:`CompiledSteps` of ``(func, method, mode)``, compiled once and cached."""
-    key = (id(func), method.name, mode)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is func and hit[1].method == method:
-        _CACHE.move_to_end(key)
-        return hit[1]
-    steps = CompiledSteps(method, func, mode)
-    _CACHE[key] = (_ref(func), steps)
-    while len(_CACHE) > _CACHE_MAX:
-        _CACHE.popitem(last=False)
-    return steps
+    hit = _CACHE.get(func, (method.name, mode))
+    if hit is not None and hit.method == method:
+        return hit
+    return _CACHE.put(func, (method.name, mode), CompiledSteps(method, func, mode))

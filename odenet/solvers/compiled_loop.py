@@ -27,8 +27,6 @@ tolerances, times and the step budget enter as tensors, so changing them does no
 from __future__ import annotations
 
 import math
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +37,7 @@ from torch._higher_order_ops import while_loop
 from torch.func import functional_call
 
 from .controller import PIController
+from .func_cache import FuncCache
 from .runge_kutta import RungeKutta
 
 __all__ = ["CompiledLoopResult", "clear_cache", "integrate_compiled"]
@@ -306,28 +305,17 @@ class _Program:
         return self._loop(cond, body, (start, y0, k0, ys, start + 1), values)
 
 
-#: compiled programs: ``key -> (ref to func, program, compiled adaptive, compiled fixed)``
-_CACHE: OrderedDict[tuple[Any, ...], tuple[Callable[[], object], _Program, Any, Any]] = (
-    OrderedDict()
-)
-_CACHE_MAX = 8
-
-
-def _ref(obj: object) -> Callable[[], object]:
-    try:
-        return weakref.ref(obj)
-    except TypeError:  # a bound method or builtin: kept alive while cached
-        return lambda: obj
+#: compiled programs: ``(func, key) -> (program, compiled adaptive, compiled fixed)``
+_CACHE: FuncCache[tuple[_Program, Any, Any]] = FuncCache()
 
 
 def _program(
     func: Func, method: RungeKutta, ctrl: PIController, window: int
 ) -> tuple[_Program, Any, Any]:
-    key = (id(func), type(method), method.name, ctrl, window)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is func:
-        _CACHE.move_to_end(key)
-        return hit[1], hit[2], hit[3]
+    key = (type(method), method.name, ctrl, window)
+    hit = _CACHE.get(func, key)
+    if hit is not None:
+        return hit
     prog = _Program(func, method, ctrl, window)
     # inductor's C++ wrapper runs the loop body without Python: 41 vs 111 ms per solve on
     # the 256 Van der Pol batch (dopri5, 510 steps), compile 32 vs 30 s (same process)
@@ -336,10 +324,7 @@ def _program(
         torch.compile(prog.adaptive, fullgraph=True, dynamic=False, options=opts),
         torch.compile(prog.fixed, fullgraph=True, dynamic=False, options=opts),
     )
-    _CACHE[key] = (_ref(func), prog, *compiled)
-    while len(_CACHE) > _CACHE_MAX:
-        _CACHE.popitem(last=False)
-    return prog, *compiled
+    return _CACHE.put(func, key, (prog, *compiled))
 
 
 def clear_cache() -> None:
