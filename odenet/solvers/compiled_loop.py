@@ -200,19 +200,25 @@ class _Program:
         self, y0: Tensor, k0: Tensor, ys: Tensor, t_out: Tensor, land_t: Tensor,
         scalars: Tensor, max_steps: Tensor, values: Values,
     ) -> tuple[Tensor, ...]:  # fmt: skip
-        """``scalars = (t0, h0, rtol, atol, dt_min, dt_max, h_floor, direction)`` (float64)."""
-        # clones: views of one tensor would alias inside the loop body (not allowed)
-        t0, h0, rtol, atol, dt_min, dt_max, h_floor, d = (x.clone() for x in scalars.unbind(0))
+        """``scalars = (t0, h0, rtol, atol, dt_min, dt_max, h_floor, direction)`` (float64).
+
+        Carries ``(fs, ints, y, k, ys)``: the float64 scalars ``fs = (t, h, previous error
+        ratio, last accepted step)`` and the int64 ones ``ints = (next output, next
+        landing, accepted, rejected, non-finite retries, status, rejected last)``, packed
+        so that each iteration allocates and hands over few tensors (with inductor's C++
+        wrapper the per-tensor bookkeeping is most of an iteration's cost on small states).
+        """
         ctrl, q = self.ctrl, self.q
         n_land = land_t.shape[0]
-        zero = torch.zeros((), dtype=torch.int64, device=y0.device)
-        one_f = torch.ones((), dtype=torch.float64, device=y0.device)
         low = y0.dtype in (torch.float16, torch.bfloat16)
 
-        def cond(t, h, y, k, ys, oi, li, prev, rej_last, n_acc, n_rej, nonfin, status, last):
-            return (status == RUNNING) & (n_acc + n_rej < max_steps)
+        def cond(fs: Tensor, ints: Tensor, y: Tensor, k: Tensor, ys: Tensor) -> Tensor:
+            return (ints[5] == RUNNING) & (ints[2] + ints[3] < max_steps)
 
-        def body(t, h, y, k, ys, oi, li, prev, rej_last, n_acc, n_rej, nonfin, status, last, state):
+        def body(fs: Tensor, ints: Tensor, y: Tensor, k: Tensor, ys: Tensor, state: State):
+            _, _, rtol, atol, dt_min, dt_max, h_floor, d = scalars.unbind(0)
+            t, h, prev, last = fs.unbind(0)
+            oi, li, n_acc, n_rej, nonfin, status, rej_last = ints.unbind(0)
             target = _at(land_t, li.clamp(max=n_land - 1))
             cap = _at(t_out, (oi + self.window - 1).clamp(max=t_out.shape[0] - 2))
             target = torch.where((cap - target) * d < 0, cap, target)
@@ -236,7 +242,7 @@ class _Program:
             fac = torch.where(
                 ratio <= 0.0, ctrl.factor_max, law.clamp(ctrl.factor_min, ctrl.factor_max)
             )
-            fac = torch.where(rej_last, fac.clamp(max=1.0), fac)
+            fac = torch.where(rej_last > 0, fac.clamp(max=1.0), fac)
             h_acc = h_try * fac
             h_acc = torch.where(land, torch.maximum(h_acc, h), h_acc)
             h_acc = h_acc.clamp(min=dt_min).minimum(dt_max)
@@ -249,38 +255,27 @@ class _Program:
             ys, oi = self._emit(ys, oi, t_out, d, t, t_new, dt, y, y1, ks, accept)
             landed = accept & land & (target == _at(land_t, li.clamp(max=n_land - 1)))
             li = li + landed.long()
-            nonfin = torch.where(finite, zero, nonfin + 1)
+            nonfin = torch.where(finite, 0, nonfin + 1)
             status = torch.where(accept & (li >= n_land), DONE, status)
             status = torch.where(~accept & finite & (h_rej < h_floor), UNDERFLOW, status)
             bad = ~finite & ((nonfin > MAX_NONFINITE_RETRIES) | (h_rej < h_floor))
             status = torch.where(bad, NONFINITE, status)
-            return (
+            fs = torch.stack([
                 torch.where(accept, t_new, t),
                 torch.where(accept, h_acc, h_rej),
-                torch.where(accept, y1, y),
-                torch.where(accept, ks[-1], k),
-                ys,
-                oi,
-                li,
                 torch.where(accept, ratio.clamp(min=1e-4), prev),
-                ~accept,
-                n_acc + accept.long(),
-                n_rej + (~accept).long(),
-                nonfin,
-                status,
                 torch.where(accept, h_try, last),
+            ])  # fmt: skip
+            rejected = (~accept).long()
+            ints = torch.stack(
+                [oi, li, n_acc + accept.long(), n_rej + rejected, nonfin, status, rejected]
             )
+            return fs, ints, torch.where(accept, y1, y), torch.where(accept, ks[-1], k), ys
 
-        def fresh(value: int) -> Tensor:  # carried tensors must not alias each other
-            return torch.full((), value, dtype=torch.int64, device=y0.device)
-
-        init = (
-            t0, h0, y0, k0, ys, fresh(1), fresh(0), one_f,
-            torch.zeros((), dtype=torch.bool, device=y0.device),
-            fresh(0), fresh(0), fresh(0), fresh(RUNNING),
-            torch.zeros((), dtype=torch.float64, device=y0.device),
-        )  # fmt: skip
-        return self._loop(cond, body, init, values)
+        t0, h0 = scalars[0], scalars[1]
+        fs = torch.stack([t0, h0, torch.ones_like(t0), torch.zeros_like(t0)])
+        ints = torch.tensor([1, 0, 0, 0, 0, RUNNING, 0], dtype=torch.int64, device=y0.device)
+        return self._loop(cond, body, (fs, ints, y0, k0, ys), values)
 
     # -- the fixed-grid loop ----------------------------------------------------------
     def fixed(
@@ -395,8 +390,8 @@ def integrate_compiled(
     land_t = torch.tensor(landings, dtype=torch.float64, device=dev)
     budget = torch.tensor(max_steps, dtype=torch.int64, device=dev)
     out = _traced(adaptive, y0, k0, ys, t_ten, land_t, scalars, budget, _values(func))
-    t, h, _, _, ys, _, _, _, _, n_acc, n_rej, _, status, last = out
-    scal = torch.stack([t, h, last, n_acc.double(), n_rej.double(), status.double()]).tolist()
+    fs, ints, _, _, ys = out
+    scal = torch.cat([fs[[0, 1, 3]], ints[[2, 3, 5]].double()]).tolist()
     t_f, h_f, last_f, acc_f, rej_f, st_f = scal  # the one host synchronisation
     acc, rej = int(acc_f), int(rej_f)
     return CompiledLoopResult(ys[:n], acc, rej, 1 + (acc + rej) * prog.evals_per_step, int(st_f),
