@@ -7,12 +7,14 @@ what it cannot do. One module-level field and a few shapes keep the compilations
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
 
 import odenet
-from odenet.errors import MaxStepsReached
+from odenet.errors import MaxStepsReached, NonFiniteState
 
 #: each distinct shape compiles (tens of seconds on CPU)
 slow = pytest.mark.slow
@@ -111,6 +113,22 @@ def test_step_budget_raises_max_steps_reached() -> None:
         odenet.solve(FIELD, Y0, t, method="dopri5", rtol=1e-7, atol=1e-9, max_steps=3,
                      compile_loop=True)  # fmt: skip
     assert 0.0 < err.value.t < 5.0
+
+
+class NaNAfterHalf(nn.Module):
+    """``-y`` until t = 0.5, NaN after: no step can pass 0.5."""
+
+    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return -y + torch.where(t > 0.5, torch.full_like(y, math.nan), torch.zeros_like(y))
+
+
+@slow
+def test_a_field_that_turns_nan_raises_non_finite_state_where_the_eager_loop_does() -> None:
+    y0 = torch.ones(3, 2, dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    with torch.no_grad(), pytest.raises(NonFiniteState) as err:
+        odenet.solve(NaNAfterHalf(), y0, t, compile_loop=True)
+    assert err.value.t == pytest.approx(0.5, abs=1e-9)
 
 
 def _refused(match: str, **kw: object) -> None:
