@@ -234,9 +234,13 @@ def integrate_fixed(
     idx = 1
     n_out = len(t_out)
     fsal, always_f1 = method.fsal, dense or events is not None
+    # Hermite outputs strictly inside a step need f(t1, y1) (see _needs_f1)
+    hermite_f1 = not fsal and method.dense_weights is None
+    preload = fld.preloads
+    step = method.step
     t, y, k = t0, y0, k0
     for i, t_new in enumerate(grid[1:]):
-        if i % PRELOAD_STEPS == 0:
+        if preload and i % PRELOAD_STEPS == 0:
             fld.preload(_stage_times(method, grid[i : i + PRELOAD_STEPS + 1]))
         dt = t_new - t
         step_fld = _one_sided(fld, t, t_new) if perturb else fld
@@ -244,10 +248,10 @@ def integrate_fixed(
             on_step(fld.time(t), y, fld.time(dt))
         if k is None:
             k = step_fld(t, y)
-        y1, ks = method.step(step_fld, t, y, dt, k)
+        y1, ks = step(step_fld, t, y, dt, k)
         if fsal:
             f1 = ks[-1]
-        elif always_f1 or _needs_f1(method, t_out, idx, t_new, d):
+        elif always_f1 or (hermite_f1 and idx < n_out and (t_out[idx] - t_new) * d < 0.0):
             f1 = step_fld(t_new, y1)
         else:
             f1 = None
