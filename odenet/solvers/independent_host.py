@@ -25,12 +25,16 @@ import torch.utils.checkpoint
 from torch import Tensor
 
 from .batched_step import BatchedStep, batched_step_for, mask_to
-from .independent_control import scaled_ratio
+from .independent_control import scaled_ratio, shifted_norms
 from .independent_events import SampleEvents
 from .integrate import MAX_NONFINITE_RETRIES, AdaptiveConfig
 from .runge_kutta import RungeKutta
 
 __all__ = ["integrate_host_controlled"]
+
+#: state dtypes whose error ratios take rtol and 1/sqrt(n) on the host (half precision
+#: keeps the device formula: ``atol / rtol`` may not be representable there)
+FOLD_DTYPES = (torch.float32, torch.float64)
 
 #: status codes, as in :mod:`odenet.solvers.independent`
 RUNNING, SUCCESS, MAX_STEPS, UNDERFLOW, NONFINITE, EVENT = range(6)
@@ -115,10 +119,20 @@ def integrate_host_controlled(
     events = None if event is None else SampleEvents(event[0], event[1], fld, t, y0)
     per_attempt = step.stages - 1
 
+    # the ratios' factor 1 / (rtol * sqrt(n)) is applied on the host (see shifted_norms)
+    n_state = math.prod(y0.shape[1:])
+    host_scale = 1.0 / (cfg.rtol * math.sqrt(max(n_state, 1))) if cfg.rtol > 0.0 else math.inf
+    shift = cfg.atol / cfg.rtol if math.isfinite(host_scale) else math.inf
+    fold = math.isfinite(host_scale) and math.isfinite(shift) and y0.dtype in FOLD_DTYPES
+
     def stages(t_d: Tensor, y: Tensor, dt_d: Tensor, k: Tensor) -> tuple:
         y1, ks, err = step(fld, t_d, y, dt_d, k)
         with torch.no_grad():
-            ratio = scaled_ratio(err, y.detach().abs(), y1.detach().abs(), cfg.rtol, cfg.atol)
+            y_abs, y1_abs = y.detach().abs(), y1.detach().abs()
+            if fold:
+                ratio = shifted_norms(err, y_abs, y1_abs, shift)
+            else:
+                ratio = scaled_ratio(err, y_abs, y1_abs, cfg.rtol, cfg.atol)
         return y1, ks, ratio
 
     use_ckpt = checkpoint and torch.is_grad_enabled()
@@ -146,6 +160,8 @@ def integrate_host_controlled(
             y1, ks, ratio_d = stages(t_d, y, dt_d, k)
         calls += per_attempt
         ratio = ratio_d.cpu().numpy()  # the accept decision's one synchronisation
+        if fold:
+            ratio = ratio * host_scale
 
         if math.isfinite(float(np.sum(ratio))):  # the usual case: no non-finite error
             ok = ratio <= 1.0

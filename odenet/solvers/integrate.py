@@ -17,7 +17,14 @@ import torch
 from torch import Tensor
 
 from ..errors import MaxStepsReached, NewtonConvergenceError, NonFiniteState, StepSizeUnderflow
-from .controller import PIController, initial_step_size, rms_norm, scaled_error_norm
+from .controller import (
+    PIController,
+    initial_step_size,
+    rms_norm,
+    rms_ratio_scales,
+    scaled_error_norm,
+    shifted_error_norm,
+)
 from .events import event_value, locate_event
 from .field import CountingField
 from .runge_kutta import RungeKutta
@@ -234,9 +241,13 @@ def integrate_fixed(
     idx = 1
     n_out = len(t_out)
     fsal, always_f1 = method.fsal, dense or events is not None
+    # Hermite outputs strictly inside a step need f(t1, y1) (see _needs_f1)
+    hermite_f1 = not fsal and method.dense_weights is None
+    preload = fld.preloads
+    step = method.step
     t, y, k = t0, y0, k0
     for i, t_new in enumerate(grid[1:]):
-        if i % PRELOAD_STEPS == 0:
+        if preload and i % PRELOAD_STEPS == 0:
             fld.preload(_stage_times(method, grid[i : i + PRELOAD_STEPS + 1]))
         dt = t_new - t
         step_fld = _one_sided(fld, t, t_new) if perturb else fld
@@ -244,10 +255,10 @@ def integrate_fixed(
             on_step(fld.time(t), y, fld.time(dt))
         if k is None:
             k = step_fld(t, y)
-        y1, ks = method.step(step_fld, t, y, dt, k)
+        y1, ks = step(step_fld, t, y, dt, k)
         if fsal:
             f1 = ks[-1]
-        elif always_f1 or _needs_f1(method, t_out, idx, t_new, d):
+        elif always_f1 or (hermite_f1 and idx < n_out and (t_out[idx] - t_new) * d < 0.0):
             f1 = step_fld(t_new, y1)
         else:
             f1 = None
@@ -318,6 +329,8 @@ def integrate_adaptive(
     with torch.no_grad():
         y_abs = y0.abs()
     stiff = StiffnessMonitor.for_method(method) if cfg.stiffness_check else None
+    # the default RMS norm: two device operations fewer per step (see rms_ratio_scales)
+    rms_scales = rms_ratio_scales(norm, rtol, atol, y0.dtype, y0.numel())
     t, y, k = t0, y0, k0
     idx, li, prev_ratio, rejected_last, nonfinite = 1, 0, 1.0, False, 0
     while True:
@@ -346,11 +359,16 @@ def integrate_adaptive(
         with torch.no_grad():
             y1_abs = y1.abs()
             err = method.error_estimate(ks, dt)
-            ratio_t = scaled_error_norm(err, y_abs, y1_abs, rtol, atol, norm)
+            if rms_scales is None:
+                ratio_t, scale = scaled_error_norm(err, y_abs, y1_abs, rtol, atol, norm), 1.0
+            else:
+                ratio_t = shifted_error_norm(err, y_abs, y1_abs, rms_scales[0])
+                scale = rms_scales[1]
             if stiff is not None and stiff.wants(raw.n_accepted):  # read with the ratio
                 ratio, *probe = torch.cat([ratio_t.double()[None], stiff.norms(ks, dt)]).tolist()
             else:
                 ratio, probe = float(ratio_t), None
+            ratio *= scale
         if not math.isfinite(ratio):
             raw.n_rejected += 1
             nonfinite += 1

@@ -42,18 +42,31 @@ def combine(y: Tensor, ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Te
     return out
 
 
-def _accumulate(y: Tensor, ks: Sequence[Tensor], coeffs: Coeffs, scale: float) -> Tensor:
-    """``y + (scale * sum_j b_j ks[j])``: the increment is summed first and added to ``y``
-    once, so the state is rounded once per step (this matters in float32 over many steps)."""
+#: :func:`_accumulate`'s plan of ``sum_j b_j k_j``: ``(j0, b0, ((j, b_j / b0), ...))``
+SumPlan = tuple[int, float, Coeffs]
+
+
+def _sum_plan(coeffs: Coeffs) -> SumPlan:
     (j0, b0), *rest = coeffs
+    return j0, b0, tuple((j, b / b0) for j, b in rest)
+
+
+def _accumulate(y: Tensor, ks: Sequence[Tensor], plan: SumPlan, scale: float) -> Tensor:
+    """``y + (scale * sum_j b_j ks[j])``: the increment is summed first and added to ``y``
+    once, so the state is rounded once per step (this matters in float32 over many steps).
+
+    ``plan`` is :func:`_sum_plan` of the non-zero ``(j, b_j)``: the ratios ``b_j / b_0``
+    are made once per method, not per step.
+    """
+    j0, b0, rest = plan
     if not rest:
         return torch.add(y, ks[j0], alpha=b0 * scale)
     # sum_j (b_j / b_0) k_j, then scaled by b_0 * scale in the add to y: one operation
     # fewer than scaling the first term separately
-    (j1, b1), *rest = rest
-    incr = torch.add(ks[j0], ks[j1], alpha=b1 / b0)
-    for j, b in rest:
-        incr.add_(ks[j], alpha=b / b0)
+    (j1, r1), *more = rest
+    incr = torch.add(ks[j0], ks[j1], alpha=r1)
+    for j, r in more:
+        incr.add_(ks[j], alpha=r)
     return torch.add(y, incr, alpha=b0 * scale)
 
 
@@ -104,6 +117,12 @@ class RungeKutta(Method):
             *((tab.c[i], row[0], row[1:]) for i, row in enumerate(rows) if i > 0),
         )
         self._b = _nonzero(tab.b)
+        self._b_plan = _sum_plan(self._b)
+        # the stages after the first as (c_i, j0, a_i,j0, other pairs), the FSAL last one
+        # (whose input is the new state) apart: what :meth:`step` runs
+        inner = tuple((c, j0, a0, rest) for c, (j0, a0), rest in self._stages[1:])
+        self._inner = inner[:-1] if self._fsal_flag else inner
+        self._c_last = tab.c[-1]
         self._e = None if tab.b_error is None else _nonzero(tab.b_error)
         self._dense = (
             None if self.dense_weights is None else tuple(tuple(w) for w in self.dense_weights)
@@ -145,21 +164,16 @@ class RungeKutta(Method):
             FSAL method ``ks[-1] == field(t + dt, y1)``.
         """
         ks = [k0]
-        stages = self._stages
-        last = len(stages) - 1
-        fsal = self._fsal_flag
-        for i in range(1, len(stages)):
-            ci, (j0, a0), rest = stages[i]
-            if fsal and i == last:
-                yi = _accumulate(y, ks, self._b, dt)
-            else:
-                yi = torch.add(y, ks[j0], alpha=a0 * dt)
-                for j, a in rest:
-                    yi.add_(ks[j], alpha=a * dt)
-            ks.append(field(t + ci * dt, yi))
-        if fsal:
-            return yi, ks
-        return _accumulate(y, ks, self._b, dt), ks
+        append = ks.append
+        for ci, j0, a0, rest in self._inner:
+            yi = torch.add(y, ks[j0], alpha=a0 * dt)
+            for j, a in rest:
+                yi.add_(ks[j], alpha=a * dt)
+            append(field(t + ci * dt, yi))
+        y1 = _accumulate(y, ks, self._b_plan, dt)
+        if self._fsal_flag:
+            append(field(t + self._c_last * dt, y1))
+        return y1, ks
 
     def error_estimate(self, ks: Sequence[Tensor], dt: float) -> Tensor:
         """``dt * sum_i e_i k_i``: the local error estimate of an adaptive method."""

@@ -68,6 +68,22 @@ def real_stability_boundary(a: tuple[tuple[float, ...], ...], b: tuple[float, ..
     return float(xs[outside[0] - 1]) if outside.size and outside[0] > 0 else float(xs[-1])
 
 
+@functools.lru_cache(maxsize=64)
+def _test_plan(
+    c: tuple[float, ...], a: tuple[tuple[float, ...], ...], b: tuple[float, ...]
+) -> tuple[tuple[tuple[int, float], ...], float] | None:
+    """``(weights, boundary)`` of :class:`StiffnessMonitor` for an explicit tableau whose
+    last two stages share a non-zero node, else ``None`` (made once per tableau)."""
+    if c[-1] != c[-2] or c[-1] == 0.0:
+        return None
+    last, prev = a[-1], (*a[-2], 0.0)
+    weights = tuple((j, x - y) for j, (x, y) in enumerate(zip(last, prev, strict=True)))
+    weights = tuple((j, w) for j, w in weights if w != 0.0)
+    if not weights:
+        return None
+    return weights, 0.98 * real_stability_boundary(a, b)
+
+
 @dataclass
 class StiffnessMonitor:
     """Hairer's stiffness test, fed from the adaptive loop.
@@ -101,15 +117,10 @@ class StiffnessMonitor:
             return None
         if getattr(tab, "implicit", False):  # implicit methods are meant for stiffness
             return None
-        c, a = tab.c, tab.a
-        if c[-1] != c[-2] or c[-1] == 0.0:
+        plan = _test_plan(tab.c, tab.a, tab.b)
+        if plan is None:
             return None
-        last, prev = a[-1], (*a[-2], 0.0)
-        weights = tuple((j, x - y) for j, (x, y) in enumerate(zip(last, prev, strict=True)))
-        weights = tuple((j, w) for j, w in weights if w != 0.0)
-        if not weights:
-            return None
-        boundary = 0.98 * real_stability_boundary(tab.a, tab.b)
+        weights, boundary = plan
         return cls(weights, boundary, method_name=getattr(method, "name", ""), **kwargs)  # type: ignore[arg-type]
 
     def _limited(self, num: float, den: float, dot: float, h: float) -> bool:

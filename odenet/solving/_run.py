@@ -19,6 +19,7 @@ from ..solvers.interpolation import LinearOutputs
 from ..solvers.method import LoopSettings
 from ._checks import (
     FIXED_INTERPOLANTS,
+    all_finite,
     check_options,
     check_output,
     check_precision,
@@ -141,10 +142,10 @@ def _work_counts(raw: RawSolution, fld: CountingField, method: object) -> None:
 def check_finite(ys: list[Tensor], times: list[float], dt: float) -> None:
     """Fixed steps cannot shrink: raise NonFiniteState at the first non-finite output."""
     with torch.no_grad():
-        if bool(torch.isfinite(ys[-1]).all()):
+        if all_finite(ys[-1]):
             return
         for i, y in enumerate(ys):
-            if not bool(torch.isfinite(y).all()):
+            if not all_finite(y):
                 raise NonFiniteState(t=times[i], dt=dt, detail=f" (first non-finite output t[{i}])")
 
 
