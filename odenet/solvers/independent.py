@@ -29,8 +29,6 @@ ODE Solver for PyTorch", NeurIPS workshop 2022.
 from __future__ import annotations
 
 import types
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -42,6 +40,7 @@ from torch import Tensor
 
 from .batched_step import BatchedStep, batched_step_for, mask_to
 from .field import check_evaluation
+from .func_cache import FuncCache
 from .independent_control import per_sample_initial_step, scaled_ratio
 from .independent_host import integrate_host_controlled
 from .integrate import MAX_NONFINITE_RETRIES, AdaptiveConfig
@@ -255,18 +254,8 @@ class StepAttempt:
         return carry, Attempt(c.t, t_new, dt, c.y, y1, ks, accept), hit, flags
 
 
-#: compiled step attempts, one per (func, method): ``key -> (ref to func, compiled fn)``
-_COMPILED: OrderedDict[tuple[int, str], tuple[Callable[[], object], Callable[..., Any]]] = (
-    OrderedDict()
-)
-_COMPILED_MAX = 8
-
-
-def _ref(obj: object) -> Callable[[], object]:
-    try:
-        return weakref.ref(obj)
-    except TypeError:  # e.g. a bound method or a builtin: keep it alive while cached
-        return lambda: obj
+#: compiled step attempts, one per (func, method)
+_COMPILED: FuncCache[Callable[..., Any]] = FuncCache()
 
 
 def compiled_attempt(func: object, method: RungeKutta) -> Callable[..., Any]:
@@ -274,20 +263,14 @@ def compiled_attempt(func: object, method: RungeKutta) -> Callable[..., Any]:
 
     Each entry compiles its own copy of the code object, so solves with another ``func``
     or method never share (and never invalidate) a compilation: one compilation per pair
-    serves every later solve with the same shapes. At most ``_COMPILED_MAX`` are kept.
+    serves every later solve with the same shapes. At most ``_COMPILED.size`` are kept.
     """
-    key = (id(func), method.name)
-    hit = _COMPILED.get(key)
-    if hit is not None and hit[0]() is func:
-        _COMPILED.move_to_end(key)
-        return hit[1]
+    hit = _COMPILED.get(func, method.name)
+    if hit is not None:
+        return hit
     fn = StepAttempt.__call__
     fresh = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__)
-    compiled = torch.compile(fresh, dynamic=False)
-    _COMPILED[key] = (_ref(func), compiled)
-    while len(_COMPILED) > _COMPILED_MAX:
-        _COMPILED.popitem(last=False)
-    return compiled
+    return _COMPILED.put(func, method.name, torch.compile(fresh, dynamic=False))
 
 
 def _emit(
