@@ -32,6 +32,7 @@ import torch.autograd.forward_ad as fwad
 from torch import Tensor
 
 from .implicit import batched_jacobian, newton_matrix
+from .implicit.jacobian import reverse_jacobian
 from .rosenbrock_tableau import RosenbrockTableau
 from .runge_kutta import RungeKutta
 
@@ -108,19 +109,13 @@ def small_jacobian(
 def reverse_linearisation(
     func: Callable[[Tensor, Tensor], Tensor], tt: Tensor, y: Tensor, mode: str
 ) -> tuple[Tensor, Tensor | None]:
-    """Jacobian blocks (no graph) from one evaluation of ``func`` and one batched backward
-    pass (``is_grads_batched``: the ``m`` vector-Jacobian products with the unit rows run as
-    one vmapped pass instead of ``m`` passes of the autograd engine), and ``∂f/∂t`` from the
-    same pass when ``t`` has one entry per row of the blocks.
-
-    The sum over samples that each backward row takes does not mix samples in ``"batch"``
-    mode (independent samples), as in :func:`~odenet.solvers.implicit.batched_jacobian`;
-    the gradient with respect to ``t`` separates them only when every row has its own time
-    (``"full"`` mode or one sample with a 0-d ``t``, or per-sample times ``(B,)``).
+    """Jacobian blocks (no graph) and ``∂f/∂t`` from one evaluation of ``func`` and one
+    batched backward pass: :func:`~odenet.solvers.implicit.jacobian.reverse_jacobian` with
+    the gradient in ``t``.
 
     Args:
         tt: ``t`` as a tensor: 0-d, or ``(B,)`` per-sample times in ``"batch"`` mode.
-        y: the state ``(B, *state)`` (any shape for ``"full"``); blocks of ``m`` rows.
+        y: the state ``(B, *state)`` (any shape for ``"full"``).
 
     Returns:
         ``(jac, ft)``: blocks ``(R, m, m)`` and ``∂f/∂t`` with ``y``'s shape, or ``None``
@@ -128,28 +123,7 @@ def reverse_linearisation(
         ignores ``t``, reads it as a number, or the rows share one time); the caller then
         differences in ``t``. Raises RuntimeError when ``func`` cannot be differentiated.
     """
-    shape = y.shape
-    rows = 1 if mode == "full" else shape[0]
-    own_time = tt.is_floating_point() and (
-        (tt.dim() == 0 and rows == 1) or (mode == "batch" and tuple(tt.shape) == (rows,))
-    )
-    with torch.enable_grad():
-        z = y.detach().requires_grad_(True)
-        ts = tt.detach().requires_grad_(True) if own_time else tt
-        out = func(ts, z)
-        m = out.numel() // rows
-        unit = torch.eye(m, dtype=out.dtype, device=out.device)
-        rows_out = unit.unsqueeze(1).expand(m, rows, m).reshape(m, *out.shape)
-        inputs = (z, ts) if own_time else (z,)
-        grads = torch.autograd.grad(out, inputs, rows_out, is_grads_batched=True, allow_unused=True)
-    if grads[0] is None:  # the output does not depend on y
-        jac = torch.zeros(rows, m, m, dtype=y.dtype, device=y.device)
-    else:
-        jac = grads[0].reshape(m, rows, m).transpose(0, 1)  # [r, i, j] = d f_ri / d y_rj
-    if not own_time or grads[1] is None:
-        return jac, None
-    ft = grads[1].reshape(m, rows).transpose(0, 1).reshape(shape).to(y.dtype)
-    return jac, ft
+    return reverse_jacobian(func, tt, y, mode, time=True)
 
 
 def finite_difference_jacobian(field: Field, t: float, y: Tensor, k0: Tensor, mode: str) -> Tensor:
