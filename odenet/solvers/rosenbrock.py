@@ -208,25 +208,30 @@ def rosenbrock_stages(
     hg = (h * g).to(jac.dtype) if per_sample else h * g
     matrix = newton_matrix(jac, hg.reshape(-1, 1, 1) if per_sample else hg)
     solve = _stage_solver(matrix, y.numel())
-    n_all = y.numel()
+    n_all, shape = y.numel(), y.shape
+    # a state that already is one row (a single sample) needs no reshapes in the stages
+    as_row = shape == (1, n_all)
     rows = [_scale(ft, h * h * g).reshape(1, n_all)]  # the stack: [h^2 g f_t, u_0, u_1, ...]
-    y_row = y.reshape(1, n_all)
+    y_row = y if as_row else y.reshape(1, n_all)
     stack = rows[0]
     for i in range(tab.stages):
         if i == 0:
             fi = k0
         else:
             stack = torch.cat(rows)
-            fi = field(t + tab.c[i] * h, torch.addmm(y_row, coef.args[i], stack).view(y.shape))
+            arg = torch.addmm(y_row, coef.args[i], stack)
+            fi = field(t + tab.c[i] * h, arg if as_row else arg.view(shape))
         if per_sample:
             rhs = torch.addmm(_scale(fi, hg).reshape(1, n_all), coef.rhs[i], stack)
         else:
-            rhs = torch.addmm(fi.reshape(1, n_all), coef.rhs[i], stack, beta=hg)
+            fi_row = fi if as_row else fi.reshape(1, n_all)
+            rhs = torch.addmm(fi_row, coef.rhs[i], stack, beta=hg)
         rows.append(solve(rhs))
     stack = torch.cat(rows)
-    y1 = torch.addmm(y_row, coef.sol, stack).view(y.shape)
-    with torch.no_grad():
-        err = torch.mm(coef.err, stack.detach()).view(y.shape)
+    y1 = torch.addmm(y_row, coef.sol, stack)
+    err = torch.mm(coef.err, stack.detach())  # no graph: nothing in it requires grad
+    if not as_row:
+        y1, err = y1.view(shape), err.view(shape)
     return y1, err
 
 
