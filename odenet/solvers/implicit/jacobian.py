@@ -28,6 +28,12 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+try:  # the internals behind torch.autograd.grad(is_grads_batched=True), see _batched_vjp
+    from torch._vmap_internals import _vmap as _legacy_vmap
+    from torch.autograd.graph import _engine_run_backward
+except ImportError:  # pragma: no cover - another torch layout: the public call
+    _legacy_vmap = _engine_run_backward = None  # type: ignore[assignment]
+
 __all__ = ["LUFactor", "batched_jacobian", "block_view", "newton_matrix", "reverse_jacobian"]
 
 JacobianMode = Literal["batch", "full"]
@@ -90,6 +96,36 @@ def batched_jacobian(
         return _fd_jacobian(field, t, y, mode)
 
 
+def _batched_vjp(
+    out: Tensor, inputs: tuple[Tensor, ...], rows: Tensor
+) -> tuple[Tensor | None, ...]:
+    """``torch.autograd.grad(out, inputs, rows, is_grads_batched=True, allow_unused=True)``.
+
+    Makes the vmapped engine pass that ``torch.autograd.grad`` makes, without its argument
+    normalisation and checks (``rows`` is built to ``out``'s shape and dtype, ``inputs`` are
+    fresh leaves): for a few rows that halves the cost of the call (measured on CPU for
+    ROBER's 3 rows: 0.24 against 0.49 ms). Falls back to the public call for good when this
+    torch lays those internals out differently (a missing name, or a TypeError from a
+    changed signature; a TypeError raised by a custom backward is then raised again there).
+    """
+    global _FAST_VJP
+    if _FAST_VJP and _legacy_vmap is not None and _engine_run_backward is not None:
+        run_backward = _engine_run_backward
+
+        def vjp(g: Tensor) -> tuple[Tensor | None, ...]:
+            return run_backward((out,), (g,), False, False, inputs, True, accumulate_grad=False)
+
+        try:
+            return _legacy_vmap(vjp, 0, 0, allow_none_pass_through=True)(rows)
+        except TypeError:
+            _FAST_VJP = False
+    return torch.autograd.grad(out, inputs, rows, is_grads_batched=True, allow_unused=True)
+
+
+#: whether :func:`_batched_vjp` may call torch's internals (cleared when they do not fit)
+_FAST_VJP = True
+
+
 def reverse_jacobian(
     field: Callable[[object, Tensor], Tensor],
     t: object,
@@ -134,7 +170,7 @@ def reverse_jacobian(
         unit = torch.eye(m, dtype=out.dtype, device=out.device)
         rows_out = unit.unsqueeze(1).expand(m, rows, m).reshape(m, *out.shape)
         inputs = (z, ts) if own_time else (z,)
-        grads = torch.autograd.grad(out, inputs, rows_out, is_grads_batched=True, allow_unused=True)
+        grads = _batched_vjp(out, inputs, rows_out)
     if grads[0] is None:  # the output does not depend on y
         jac = torch.zeros(rows, m, m, dtype=y.dtype, device=y.device)
     else:
