@@ -3,18 +3,22 @@
 One step from ``(t, y)`` with step ``h`` (HW II §IV.7, transformed form; see
 :mod:`odenet.solvers.rosenbrock_tableau`)::
 
-    J = ∂f/∂y (t, y),   f_t = ∂f/∂t (t, y),   M = I - h gamma J   (one LU per step)
+    J = ∂f/∂y (t, y),   f_t = ∂f/∂t (t, y),   M = I - h gamma J   (one factorisation per step)
     u_i = h gamma M^-1 [f(t + c_i h, y + sum_j a_ij u_j) + sum_j (C_ij / h) u_j + h d_i f_t]
     y1 = y + sum_i m_i u_i,     err = sum_i e_i u_i
 
-``J`` comes from :func:`odenet.solvers.implicit.batched_jacobian` (``torch.func``), per
-sample (``(B, n, n)`` blocks) or for the whole state (``(1, N, N)``); ``f_t`` from one
-forward-mode (dual-number) evaluation in ``t`` (a finite difference when ``func`` has no
-forward AD). When the solve carries a graph (``func(t0, y0)`` requires grad) the Jacobian
-is built with ``torch.func.jacrev`` keeping its graph, and the step backpropagates through
-``lu_factor``/``lu_solve``, so gradients are those of the discrete solution (the
-linearisation included). A rejected step retried from the same ``(t, y)`` reuses ``J`` and
-``f_t`` and only refactors ``M``.
+Without a graph, ``J`` (per sample ``(B, n, n)`` blocks or for the whole state
+``(1, N, N)``) and ``f_t`` come from one evaluation of ``func`` and one batched backward
+pass (:func:`reverse_linearisation`; ``f_t`` by a forward difference in ``t`` when ``t``
+does not reach the output differentiably). When the solve carries a graph (``func(t0, y0)``
+requires grad) the Jacobian is built keeping its graph (``torch.func.jacrev`` or one
+backward pass per row), ``f_t`` by one forward-mode (dual-number) evaluation in ``t``, and
+the step backpropagates through the Newton matrix's inverse or LU factorisation, so
+gradients are those of the discrete solution (the linearisation included). The stage sums
+are one matrix product each with the stacked increments, and blocks of at most
+:data:`INVERSE_BLOCK` rows are solved with the explicit inverse of ``M``: for a small
+state the cost of a step is its number of tensor operations. A rejected step retried from
+the same ``(t, y)`` reuses ``J`` and ``f_t`` and only refactors ``M``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import torch
 import torch.autograd.forward_ad as fwad
 from torch import Tensor
 
-from .implicit import LUFactor, batched_jacobian, block_view
+from .implicit import batched_jacobian, newton_matrix
+from .implicit.jacobian import reverse_jacobian
 from .rosenbrock_tableau import RosenbrockTableau
 from .runge_kutta import RungeKutta
 
@@ -101,6 +106,26 @@ def small_jacobian(
     return jac if graph else jac.detach()
 
 
+def reverse_linearisation(
+    func: Callable[[Tensor, Tensor], Tensor], tt: Tensor, y: Tensor, mode: str
+) -> tuple[Tensor, Tensor | None]:
+    """Jacobian blocks (no graph) and ``∂f/∂t`` from one evaluation of ``func`` and one
+    batched backward pass: :func:`~odenet.solvers.implicit.jacobian.reverse_jacobian` with
+    the gradient in ``t``.
+
+    Args:
+        tt: ``t`` as a tensor: 0-d, or ``(B,)`` per-sample times in ``"batch"`` mode.
+        y: the state ``(B, *state)`` (any shape for ``"full"``).
+
+    Returns:
+        ``(jac, ft)``: blocks ``(R, m, m)`` and ``∂f/∂t`` with ``y``'s shape, or ``None``
+        when ``t`` does not reach the output through differentiable operations (``func``
+        ignores ``t``, reads it as a number, or the rows share one time); the caller then
+        differences in ``t``. Raises RuntimeError when ``func`` cannot be differentiated.
+    """
+    return reverse_jacobian(func, tt, y, mode, time=True)
+
+
 def finite_difference_jacobian(field: Field, t: float, y: Tensor, k0: Tensor, mode: str) -> Tensor:
     """Jacobian blocks by forward differences, one evaluation of ``field`` per column of a
     block (all samples perturbed at once in ``"batch"`` mode), with Hairer's increments
@@ -160,11 +185,14 @@ def rosenbrock_stages(
     k0: Tensor,
     jac: Tensor,
     ft: Tensor,
-    mode: str,
 ) -> tuple[Tensor, Tensor]:
     """The stages of one step in the division-free form (``h = 0`` leaves ``y`` unchanged)::
 
         (I - h gamma J) u_i = h gamma f_i + gamma sum_j C_ij u_j + h^2 gamma d_i f_t
+
+    The sums over earlier stages are one matrix product each with the stacked increments
+    (:class:`~odenet.solvers.rosenbrock_tableau.StageMatrices`): for a small state the cost
+    of a step is the number of tensor operations, not their arithmetic.
 
     Args:
         t, h: Python floats (joint) or ``(B,)`` tensors (per sample; ``jac`` then holds
@@ -175,31 +203,57 @@ def rosenbrock_stages(
         ``(y1, err)``: the new state and the embedded error estimate (no graph).
     """
     g = tab.gamma
-    if isinstance(h, Tensor):
-        lu = LUFactor.newton(jac, (h * g).to(jac.dtype).reshape(-1, 1, 1))
-    else:
-        lu = LUFactor.newton(jac, h * g)
-    ft_h2 = _scale(ft, h * h * g) if any(tab.d) else None
-    us: list[Tensor] = []
+    coef = tab.matrices(y.dtype, y.device)
+    per_sample = isinstance(h, Tensor)
+    hg = (h * g).to(jac.dtype) if per_sample else h * g
+    matrix = newton_matrix(jac, hg.reshape(-1, 1, 1) if per_sample else hg)
+    solve = _stage_solver(matrix, y.numel())
+    n_all, shape = y.numel(), y.shape
+    # a state that already is one row (a single sample) needs no reshapes in the stages
+    as_row = shape == (1, n_all)
+    rows = [_scale(ft, h * h * g).reshape(1, n_all)]  # the stack: [h^2 g f_t, u_0, u_1, ...]
+    y_row = y if as_row else y.reshape(1, n_all)
+    stack = rows[0]
     for i in range(tab.stages):
-        fi = k0 if i == 0 else field(t + tab.c[i] * h, _combine(y, us, tab.a[i]))
-        rhs = _scale(fi, h * g)
-        if tab.d[i] != 0.0 and ft_h2 is not None:
-            rhs = rhs.add(ft_h2, alpha=tab.d[i])
-        for j, cij in tab.C[i]:
-            rhs = rhs.add(us[j], alpha=g * cij)
-        us.append(lu.solve(block_view(rhs, mode)).reshape(y.shape))
-    y1 = _combine(y, us, tab.m)
-    with torch.no_grad():
-        err = _combine(torch.zeros_like(y), [u.detach() for u in us], tab.e)
+        if i == 0:
+            fi = k0
+        else:
+            stack = torch.cat(rows)
+            arg = torch.addmm(y_row, coef.args[i], stack)
+            fi = field(t + tab.c[i] * h, arg if as_row else arg.view(shape))
+        if per_sample:
+            rhs = torch.addmm(_scale(fi, hg).reshape(1, n_all), coef.rhs[i], stack)
+        else:
+            fi_row = fi if as_row else fi.reshape(1, n_all)
+            rhs = torch.addmm(fi_row, coef.rhs[i], stack, beta=hg)
+        rows.append(solve(rhs))
+    stack = torch.cat(rows)
+    y1 = torch.addmm(y_row, coef.sol, stack)
+    err = torch.mm(coef.err, stack.detach())  # no graph: nothing in it requires grad
+    if not as_row:
+        y1, err = y1.view(shape), err.view(shape)
     return y1, err
 
 
-def _combine(y: Tensor, us: Sequence[Tensor], coeffs: tuple[tuple[int, float], ...]) -> Tensor:
-    out = y
-    for j, a in coeffs:
-        out = torch.add(out, us[j], alpha=a)
-    return out
+#: largest Jacobian block whose Newton matrix is inverted explicitly (the stage solves are
+#: then one matrix product each, cheaper than ``lu_solve`` for a few rows; larger blocks
+#: keep the LU factorisation)
+INVERSE_BLOCK = 8
+
+
+def _stage_solver(matrix: Tensor, n_all: int) -> Callable[[Tensor], Tensor]:
+    """``rhs (1, N) -> M^-1 rhs (1, N)`` for the Newton matrices ``M`` ``(R, m, m)`` (one
+    per block of rows of the flattened state): an explicit inverse for blocks of at most
+    :data:`INVERSE_BLOCK` rows, else an LU factorisation."""
+    r, m, _ = matrix.shape
+    if m > INVERSE_BLOCK:
+        lu, pivots, _ = torch.linalg.lu_factor_ex(matrix)
+        return lambda rhs: torch.linalg.lu_solve(lu, pivots, rhs.view(r, m, 1)).view(1, n_all)
+    inverse, _ = torch.linalg.inv_ex(matrix)
+    if r == 1:
+        inverse_t = inverse[0].T
+        return lambda rhs: torch.mm(rhs, inverse_t)
+    return lambda rhs: torch.bmm(inverse, rhs.view(r, m, 1)).view(1, n_all)
 
 
 class Rosenbrock(RungeKutta):
@@ -273,19 +327,25 @@ class Rosenbrock(RungeKutta):
         if func is not None and to_time is not None:
             tt = to_time(t)
             d = 1.0 if dt >= 0 else -1.0
+            graph = k0.requires_grad
             try:
-                jac = self._ad_jacobian(func, tt, y, mode, graph=k0.requires_grad)
+                if graph:
+                    jac, ft = self._ad_jacobian(func, tt, y, mode, graph=True), None
+                else:  # J and (when t reaches the output) f_t from one backward pass
+                    jac, ft = reverse_linearisation(func, tt, y, mode)
             except RuntimeError:
                 # func differentiates inside (e.g. the adjoint system, which also detaches
                 # its output, so forward AD in t would silently give 0): differences for both
                 jac = finite_difference_jacobian(field, t, y, k0, mode)
                 ft = finite_difference_time(field, t, y, k0, d)
             else:
-                try:
-                    ft = time_derivative(func, tt, y)
-                except (RuntimeError, NotImplementedError):  # no forward AD in func
-                    ft = None
-                field.nfe += 2  # type: ignore[attr-defined]
+                field.nfe += 1  # type: ignore[attr-defined]
+                if graph:
+                    try:
+                        ft = time_derivative(func, tt, y)
+                    except (RuntimeError, NotImplementedError):  # no forward AD in func
+                        ft = None
+                    field.nfe += 1  # type: ignore[attr-defined]
                 if ft is None:
                     ft = finite_difference_time(field, t, y, k0, d)
         else:  # a wrapped field with float time: Jacobian without graph, f_t by differences
@@ -302,10 +362,9 @@ class Rosenbrock(RungeKutta):
         """Advance ``y`` from ``t`` by ``dt``; returns ``(y1, [k0, err])`` (``err`` without
         a graph). ``y``: any shape (``(B, *state)`` for per-sample Jacobian blocks)."""
         jac, ft = self.linearise(field, t, y, k0, dt)
-        mode = resolve_jacobian_mode(self.jacobian, y)
         if hasattr(field, "nlu"):
             field.nlu += 1  # type: ignore[attr-defined]
-        y1, err = rosenbrock_stages(self.rosenbrock_tableau, field, t, y, dt, k0, jac, ft, mode)
+        y1, err = rosenbrock_stages(self.rosenbrock_tableau, field, t, y, dt, k0, jac, ft)
         return y1, [k0, err]
 
     def batched_step(self, rtol: float, atol: float) -> RosenbrockBatchedStep:

@@ -2,8 +2,9 @@
 
 Each sample ``b`` of ``y`` ``(B, *state)`` takes its own step ``dt_b`` from its own time
 ``t_b``: per-sample Jacobian blocks ``J_b`` (the samples of an independent solve never
-interact), ``∂f_b/∂t_b`` from one forward-mode evaluation with a unit tangent in every
-``t_b``, one batched LU of ``I - dt_b gamma J_b`` and the division-free stage equations of
+interact) and ``∂f_b/∂t_b`` from one batched backward pass (with a graph: one forward-mode
+evaluation with a unit tangent in every ``t_b``), one batched factorisation of
+``I - dt_b gamma J_b`` and the division-free stage equations of
 :func:`~odenet.solvers.rosenbrock.rosenbrock_stages` (``dt_b = 0`` leaves a finished
 sample unchanged). The interface is that of :class:`~odenet.solvers.batched_step.BatchedStep`.
 """
@@ -21,6 +22,7 @@ from .implicit import batched_jacobian
 from .rosenbrock import (
     SMALL_BLOCK,
     differentiable_jacobian,
+    reverse_linearisation,
     rosenbrock_stages,
     small_jacobian,
     time_derivative,
@@ -61,17 +63,20 @@ class RosenbrockBatchedStep:
     ) -> tuple[Tensor, list[Tensor], Tensor]:
         func = getattr(field, "func", field)
         tt = t.to(getattr(field, "t_dtype", t.dtype))
-        graph = k0.requires_grad
-        if math.prod(y.shape[1:]) <= SMALL_BLOCK:
-            jac = small_jacobian(func, tt, y, "batch", graph)
-        elif graph:
-            jac = differentiable_jacobian(func, tt, y, "batch")
+        if not k0.requires_grad:  # J and (when t reaches the output) f_t in one pass
+            try:
+                jac, ft = reverse_linearisation(func, tt, y, "batch")
+            except RuntimeError:  # func differentiates inside: f_t by differences below
+                jac, ft = batched_jacobian(func, tt, y, mode="batch"), None
         else:
-            jac = batched_jacobian(func, tt, y, mode="batch")
-        try:
-            ft = time_derivative(func, tt, y)
-        except (RuntimeError, NotImplementedError):
-            ft = None
+            if math.prod(y.shape[1:]) <= SMALL_BLOCK:
+                jac = small_jacobian(func, tt, y, "batch", True)
+            else:
+                jac = differentiable_jacobian(func, tt, y, "batch")
+            try:
+                ft = time_derivative(func, tt, y)
+            except (RuntimeError, NotImplementedError):
+                ft = None
         if ft is None:  # func ignores t, or its tangent was dropped: forward differences
             eps = torch.finfo(torch.float64).eps ** 0.5
             delta = (t.abs().clamp(min=1.0) * eps).where(dt >= 0, -(t.abs().clamp(min=1.0) * eps))
@@ -79,7 +84,7 @@ class RosenbrockBatchedStep:
         self.n_jacobians += 1
         self.n_lu += 1
         tab = self.method.rosenbrock_tableau
-        y1, err = rosenbrock_stages(tab, field, t, y, dt, k0, jac, ft, "batch")
+        y1, err = rosenbrock_stages(tab, field, t, y, dt, k0, jac, ft)
         return y1, [k0, err], err
 
     def interpolate(

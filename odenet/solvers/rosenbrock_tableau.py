@@ -22,11 +22,13 @@ with ``a = alpha Gamma^-1``, ``C = diag(1/gamma) - Gamma^-1``, ``m = b Gamma^-1`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import torch
+from torch import Tensor
 
-__all__ = ["RosenbrockTableau"]
+__all__ = ["RosenbrockTableau", "StageMatrices"]
 
 _TOL = 1e-10
 
@@ -49,6 +51,25 @@ def _lower(rows: Sequence[Sequence[float]], s: int, name: str, diagonal: bool) -
             )
         out[i, :width] = row
     return out
+
+
+@dataclass(frozen=True)
+class StageMatrices:
+    """The tableau as coefficient rows acting on the stacked stage increments, for a step
+    that forms each stage's sums with one matrix product instead of one addition per term.
+
+    The stack has the rows ``[h^2 gamma f_t, u_0, ..., u_{i-1}]`` (column 0 of every row
+    below weights the time-derivative term; the state flattened to ``N``), so that::
+
+        y + sum_j a_ij u_j                          = y + args[i] @ stack       (1, i+1)
+        gamma (h d_i f_t + sum_j C_ij u_j) * h      = rhs[i] @ stack            (1, i+1)
+        y1 = y + sol @ stack,   err = err @ stack                               (1, s+1)
+    """
+
+    args: tuple[Tensor, ...]
+    rhs: tuple[Tensor, ...]
+    sol: Tensor
+    err: Tensor
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,9 @@ class RosenbrockTableau:
     C: tuple[Coeffs, ...]
     m: Coeffs
     e: Coeffs
+    _matrices: dict[tuple[torch.dtype, torch.device], StageMatrices] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def from_alpha_beta(
@@ -113,6 +137,35 @@ class RosenbrockTableau:
     @property
     def stages(self) -> int:
         return len(self.c)
+
+    def matrices(self, dtype: torch.dtype, device: torch.device) -> StageMatrices:
+        """The coefficient rows of :class:`StageMatrices` in ``dtype`` on ``device``, made
+        once per tableau, dtype and device."""
+        key = (dtype, device)
+        found = self._matrices.get(key)
+        if found is not None:
+            return found
+        s = self.stages
+        table = np.zeros((2 * s + 2, s + 1))  # rows: args (s), rhs (s), sol, err
+        for i in range(s):
+            for j, a in self.a[i]:
+                table[i, j + 1] = a
+            table[s + i, 0] = self.d[i]
+            for j, c in self.C[i]:
+                table[s + i, j + 1] = self.gamma * c
+        for j, w in self.m:
+            table[2 * s, j + 1] = w
+        for j, w in self.e:
+            table[2 * s + 1, j + 1] = w
+        rows = torch.tensor(table, dtype=dtype, device=device).unsqueeze(1)  # (2s+2, 1, s+1)
+        made = StageMatrices(
+            args=tuple(rows[i, :, : i + 1] for i in range(s)),
+            rhs=tuple(rows[s + i, :, : i + 1] for i in range(s)),
+            sol=rows[2 * s],
+            err=rows[2 * s + 1],
+        )
+        self._matrices[key] = made
+        return made
 
 
 def _check_order(

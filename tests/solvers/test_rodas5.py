@@ -222,3 +222,103 @@ def test_float32_state_and_dense_output() -> None:
     mid = sol.evaluate(torch.tensor(0.37))
     assert float((mid.double() - ref[1]).abs().max()) < 1e-3  # cubic Hermite
     assert math.isfinite(sol.stats.last_step)
+
+
+def _coupled_field() -> object:
+    """A non-autonomous field whose samples are independent: row ``b`` of ``y`` ``(B, 3)``
+    depends on ``y[b]`` and ``t`` only (per-sample ``t`` ``(B,)`` broadcasts over rows)."""
+    a = torch.tensor([[-2.0, 1.0, 0.3], [0.5, -40.0, 2.0], [0.1, 0.7, -3.0]], dtype=F64)
+
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        tt = t.reshape(-1, 1) if t.dim() == 1 else t
+        return y @ a.T + torch.sin(y) * y[:, :1] + torch.cos(3.0 * tt) * y.square()
+
+    return f
+
+
+@pytest.mark.parametrize("case", ["one sample", "full", "per-sample t", "shared t"])
+def test_reverse_linearisation_matches_jacobian_and_time_derivative(case: str) -> None:
+    """One batched backward pass gives the Jacobian blocks of ``torch.func.jacfwd`` and
+    ``∂f/∂t`` of forward-mode AD; ``∂f/∂t`` is ``None`` when several rows
+    share one time (the sum over samples would mix them) or ``f`` ignores ``t``."""
+    from odenet.solvers.implicit import batched_jacobian
+    from odenet.solvers.rosenbrock import reverse_linearisation, time_derivative
+
+    f = _coupled_field()
+    g = torch.Generator().manual_seed(0)
+    batch = 1 if case == "one sample" else 4
+    y = torch.randn(batch, 3, generator=g, dtype=F64)
+    mode = "full" if case == "full" else "batch"
+    t = (
+        torch.rand(batch, generator=g, dtype=F64)
+        if case == "per-sample t"
+        else torch.tensor(0.7, dtype=F64)
+    )
+    jac, ft = reverse_linearisation(f, t, y, mode)
+    forward = batched_jacobian(f, t, y, mode=mode, ad="fwd")  # an independent reference
+    torch.testing.assert_close(jac, forward, rtol=1e-13, atol=1e-13)
+    if case == "shared t":
+        assert ft is None
+    else:
+        torch.testing.assert_close(ft, time_derivative(f, t, y), rtol=1e-13, atol=1e-13)
+    _, ft_autonomous = reverse_linearisation(lambda t, y: f(torch.zeros_like(t), y), t, y, mode)
+    assert ft_autonomous is None
+
+
+def test_inverse_and_lu_stage_solves_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small Newton blocks are solved with the explicit inverse, larger ones by LU: the same
+    steps (one sample, per-sample blocks and the full matrix) to rounding."""
+    import odenet.solvers.rosenbrock as rosenbrock
+
+    f = _coupled_field()
+    y0 = torch.tensor([[1.0, 0.5, -0.2], [0.3, -1.0, 0.8]], dtype=F64)
+    t = torch.tensor([0.0, 0.5, 2.0], dtype=F64)
+    results = {}
+    for block in (rosenbrock.INVERSE_BLOCK, 0):
+        monkeypatch.setattr(rosenbrock, "INVERSE_BLOCK", block)
+        for jacobian in ("batch", "full"):
+            with torch.no_grad():
+                sol = odenet.solve(
+                    f, y0, t, method=Rodas5(jacobian=jacobian), rtol=1e-8, atol=1e-10
+                )
+            results[block, jacobian] = (sol.ys, sol.stats.n_accepted)
+    for jacobian in ("batch", "full"):
+        ys_inv, n_inv = results[rosenbrock.INVERSE_BLOCK, jacobian]
+        ys_lu, n_lu = results[0, jacobian]
+        assert n_inv == n_lu
+        torch.testing.assert_close(ys_inv, ys_lu, rtol=1e-11, atol=1e-12)
+
+
+def test_batched_vjp_matches_the_public_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct engine pass of ``_batched_vjp`` returns what ``torch.autograd.grad``
+    (``is_grads_batched``) returns, and the public fallback is used when it is switched off."""
+    import odenet.solvers.implicit.jacobian as jacobian
+
+    f = _coupled_field()
+    y = torch.randn(2, 3, generator=torch.Generator().manual_seed(1), dtype=F64)
+    t = torch.tensor([0.2, 0.9], dtype=F64)
+    rows = torch.eye(3, dtype=F64).unsqueeze(1).expand(3, 2, 3)
+
+    def grads() -> tuple:
+        results = []
+        for call in (jacobian._batched_vjp, None):
+            with torch.enable_grad():  # a fresh graph per call (each frees its own)
+                z, ts = y.clone().requires_grad_(True), t.clone().requires_grad_(True)
+                out = f(ts, z)
+                if call is not None:
+                    results.append(call(out, (z, ts), rows))
+                else:
+                    results.append(
+                        torch.autograd.grad(
+                            out, (z, ts), rows, is_grads_batched=True, allow_unused=True
+                        )
+                    )
+        return tuple(results)
+
+    fast, public = grads()
+    for a, b in zip(fast, public, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    monkeypatch.setattr(jacobian, "_FAST_VJP", False)
+    slow, public = grads()
+    for a, b in zip(slow, public, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

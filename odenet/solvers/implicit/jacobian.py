@@ -8,7 +8,9 @@ The Jacobian is returned as blocks ``(R, m, m)``: ``(B, n, n)`` or ``(1, N, N)``
 In batch mode all ``B`` blocks come from ``n`` vector-Jacobian products (reverse mode) or
 ``n`` Jacobian-vector products (forward mode) of ``y -> f(t, y).sum(0)``: the sum over the
 batch does not mix samples when they are independent, so row ``i`` of the Jacobian of the
-sum holds ``∂f_{b,i}/∂y_{b,j}`` for every ``b`` at once (``torch.func.jacrev``/``jacfwd``).
+sum holds ``∂f_{b,i}/∂y_{b,j}`` for every ``b`` at once (reverse mode: one batched backward
+pass, :func:`reverse_jacobian`, with ``torch.func.jacrev`` as fallback; forward mode:
+``torch.func.jacfwd``).
 
 Newton matrices of implicit Runge--Kutta methods are ``I - (hA) ⊗ J`` per block, with ``hA``
 an ``(s, s)`` matrix (``s = 1``, ``hA = h γ`` for a diagonally implicit stage). They are
@@ -26,7 +28,13 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-__all__ = ["LUFactor", "batched_jacobian", "block_view", "newton_matrix"]
+try:  # the internals behind torch.autograd.grad(is_grads_batched=True), see _batched_vjp
+    from torch._vmap_internals import _vmap as _legacy_vmap
+    from torch.autograd.graph import _engine_run_backward
+except ImportError:  # pragma: no cover - another torch layout: the public call
+    _legacy_vmap = _engine_run_backward = None  # type: ignore[assignment]
+
+__all__ = ["LUFactor", "batched_jacobian", "block_view", "newton_matrix", "reverse_jacobian"]
 
 JacobianMode = Literal["batch", "full"]
 ADMode = Literal["rev", "fwd", "fd"]
@@ -88,9 +96,99 @@ def batched_jacobian(
         return _fd_jacobian(field, t, y, mode)
 
 
+def _batched_vjp(
+    out: Tensor, inputs: tuple[Tensor, ...], rows: Tensor
+) -> tuple[Tensor | None, ...]:
+    """``torch.autograd.grad(out, inputs, rows, is_grads_batched=True, allow_unused=True)``.
+
+    Makes the vmapped engine pass that ``torch.autograd.grad`` makes, without its argument
+    normalisation and checks (``rows`` is built to ``out``'s shape and dtype, ``inputs`` are
+    fresh leaves): for a few rows that halves the cost of the call (measured on CPU for
+    ROBER's 3 rows: 0.24 against 0.49 ms). Falls back to the public call for good when this
+    torch lays those internals out differently (a missing name, or a TypeError from a
+    changed signature; a TypeError raised by a custom backward is then raised again there).
+    """
+    global _FAST_VJP
+    if _FAST_VJP and _legacy_vmap is not None and _engine_run_backward is not None:
+        run_backward = _engine_run_backward
+
+        def vjp(g: Tensor) -> tuple[Tensor | None, ...]:
+            return run_backward((out,), (g,), False, False, inputs, True, accumulate_grad=False)
+
+        try:
+            return _legacy_vmap(vjp, 0, 0, allow_none_pass_through=True)(rows)
+        except TypeError:
+            _FAST_VJP = False
+    return torch.autograd.grad(out, inputs, rows, is_grads_batched=True, allow_unused=True)
+
+
+#: whether :func:`_batched_vjp` may call torch's internals (cleared when they do not fit)
+_FAST_VJP = True
+
+
+def reverse_jacobian(
+    field: Callable[[object, Tensor], Tensor],
+    t: object,
+    y: Tensor,
+    mode: str,
+    time: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """Jacobian blocks (no graph) from one evaluation of ``field`` and one batched backward
+    pass: the ``m`` vector-Jacobian products with the unit rows run as one vmapped pass of
+    the autograd engine (``is_grads_batched``), about half the time of ``torch.func.jacrev``
+    for small blocks (measured on CPU: ROBER's 3 rows 0.64 against 1.4 ms, HIRES' 8 rows
+    1.3 against 2.4 ms). With ``time``, also ``∂f/∂t`` from the same pass.
+
+    Each backward row sums over the samples, which does not mix them in ``"batch"`` mode
+    (independent samples); the gradient in ``t`` separates them only when every row has its
+    own time: ``"full"`` mode or a single sample with a 0-d ``t``, or per-sample times
+    ``(B,)`` in ``"batch"`` mode.
+
+    Args:
+        t: passed to ``field``; a tensor for ``time`` (0-d, or ``(B,)`` per sample).
+        y: ``(B, *state)`` for ``"batch"`` (any shape for ``"full"``); blocks of ``m`` rows.
+
+    Returns:
+        ``(jac, ft)``: blocks ``(R, m, m)``, and ``∂f/∂t`` with ``y``'s shape, or ``None``
+        without ``time`` or when ``t`` does not reach the output through differentiable
+        operations (``field`` ignores it, reads it as a number, or rows share one time).
+        Raises RuntimeError when ``field`` cannot be differentiated.
+    """
+    shape = y.shape
+    rows = 1 if mode == "full" else shape[0]
+    own_time = (
+        time
+        and isinstance(t, Tensor)
+        and t.is_floating_point()
+        and ((t.dim() == 0 and rows == 1) or (mode == "batch" and tuple(t.shape) == (rows,)))
+    )
+    with torch.enable_grad():
+        z = y.detach().requires_grad_(True)
+        ts = t.detach().requires_grad_(True) if own_time else t  # type: ignore[union-attr]
+        out = field(ts, z)
+        m = out.numel() // rows
+        unit = torch.eye(m, dtype=out.dtype, device=out.device)
+        rows_out = unit.unsqueeze(1).expand(m, rows, m).reshape(m, *out.shape)
+        inputs = (z, ts) if own_time else (z,)
+        grads = _batched_vjp(out, inputs, rows_out)
+    if grads[0] is None:  # the output does not depend on y
+        jac = torch.zeros(rows, m, m, dtype=y.dtype, device=y.device)
+    else:
+        jac = grads[0].reshape(m, rows, m).transpose(0, 1)  # [r, i, j] = d f_ri / d y_rj
+    if not own_time or grads[1] is None:
+        return jac, None
+    ft = grads[1].reshape(m, rows).transpose(0, 1).reshape(shape).to(y.dtype)
+    return jac, ft
+
+
 def _ad_jacobian(
     field: Callable[[object, Tensor], Tensor], t: object, y: Tensor, mode: str, ad: str
 ) -> Tensor:
+    if ad == "rev":
+        try:
+            return reverse_jacobian(field, t, y, mode)[0]
+        except RuntimeError:  # e.g. no batching rule in the backward: torch.func below
+            pass
     shape = y.shape
     transform = torch.func.jacrev if ad == "rev" else torch.func.jacfwd
 
