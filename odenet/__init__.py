@@ -102,9 +102,14 @@ _MOVED = {
     "odeint_adjoint": "gradients.odeint_adjoint",
     "progress": "solving.progress",
     "solution": "solving.solution",
+    "gradients.base": "solving.strategy",
+    "gradients.time_grad": "solving.time_grad",
 }
 for _old, _new in _MOVED.items():
-    _sys.modules.setdefault(f"{__name__}.{_old}", _import_module(f"{__name__}.{_new}"))
+    _module = _sys.modules.setdefault(f"{__name__}.{_old}", _import_module(f"{__name__}.{_new}"))
+    _parent, _, _leaf = f"{__name__}.{_old}".rpartition(".")
+    if not hasattr(_sys.modules[_parent], _leaf):  # odeint, cdeint, ...: the functions stay
+        setattr(_sys.modules[_parent], _leaf, _module)
 
 __version__ = "0.1.0"
 

@@ -171,6 +171,19 @@ def test_data_flows_one_way(lower: str, upper: str) -> None:
     assert upper not in graph.get(lower, {}), f"{lower} imports {upper}: {graph[lower][upper]}"
 
 
+def test_odenet_itself_does_not_import_the_old_module_paths() -> None:
+    """The aliases of ``odenet/__init__.py`` are for users; inside the package an import
+    through one would hide a dependency from the part graph above."""
+    import odenet
+
+    old = {f"odenet.{name}" for name in odenet._MOVED}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        _, package = _module_name(path)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            hits = old.intersection(_imported(node, package))
+            assert not hits, f"{path.relative_to(ROOT)} imports {sorted(hits)}"
+
+
 def test_old_root_module_paths_name_the_moved_modules() -> None:
     code = (
         "import odenet, odenet.odeint, odenet.solution, odenet.progress\n"
@@ -184,6 +197,9 @@ def test_old_root_module_paths_name_the_moved_modules() -> None:
         "assert odeint is odenet.odeint and callable(odenet.odeint)\n"
         "assert odeint_adjoint is odenet.odeint_adjoint and cdeint is odenet.cdeint\n"
         "assert Event is odenet.Event and solve is odenet.solve\n"
+        "assert odenet.solution.Solution is Solution and odenet.events.Event is Event\n"
+        "from odenet.gradients.base import GradientStrategy, find_params\n"
+        "assert GradientStrategy is odenet.solving.GradientStrategy\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -8,7 +8,10 @@ call of generated code with no Python per step and no host synchronisation until
 (``compile_step=True`` compiles one step and keeps the loop in Python: one sync per step).
 
 It takes the same steps as the eager loop (same controller, same landing rule, outputs
-from the same interpolant), so results agree to rounding. What it leaves out, checked by
+from the same interpolant), so results agree to rounding -- except where one eager step
+would pass more than ``window`` pending output times: the compiled loop shortens that step
+(see below), so with many closely spaced outputs it takes more, shorter steps (which count
+against ``max_steps``). What it leaves out, checked by
 the caller before solving: autograd (``torch.while_loop`` has no backward: run it under
 ``torch.no_grad()``), events, ``jump_t``/``step_t``, step callbacks, custom norms, dense
 output, implicit and Adams methods, and the stiffness test.
@@ -27,6 +30,7 @@ tolerances, times and the step budget enter as tensors, so changing them does no
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +42,7 @@ from torch.func import functional_call
 
 from .controller import PIController
 from .func_cache import FuncCache
+from .integrate import MAX_NONFINITE_RETRIES
 from .runge_kutta import RungeKutta
 
 __all__ = ["CompiledLoopResult", "clear_cache", "integrate_compiled"]
@@ -50,8 +55,6 @@ Coeffs = tuple[tuple[int, float], ...]
 
 #: outputs filled per accepted step in the adaptive loop (more shorten the step)
 WINDOW = 8
-#: retries of a step whose error estimate is not finite (as the eager loop)
-MAX_NONFINITE_RETRIES = 8
 #: status codes the loop ends with
 RUNNING, DONE, UNDERFLOW, NONFINITE = 0, 1, 2, 3
 
@@ -315,11 +318,20 @@ def _program(
     # inductor's C++ wrapper runs the loop body without Python: 41 vs 111 ms per solve on
     # the 256 Van der Pol batch (dopri5, 510 steps), compile 32 vs 30 s (same process)
     opts = {"cpp_wrapper": True}
-    compiled = (
-        torch.compile(prog.adaptive, fullgraph=True, dynamic=False, options=opts),
-        torch.compile(prog.fixed, fullgraph=True, dynamic=False, options=opts),
+    compiled = tuple(
+        torch.compile(_own_code(fn, prog), fullgraph=True, dynamic=False, options=opts)
+        for fn in (_Program.adaptive, _Program.fixed)
     )
     return _CACHE.put(func, key, (prog, *compiled))
+
+
+def _own_code(fn: Callable[..., Any], prog: _Program) -> Callable[..., Any]:
+    """``fn`` bound to ``prog`` with a copy of its code object: Dynamo counts recompiles
+    per code object (``recompile_limit``), so programs must not share one, or the ninth
+    ``(func, method, shape)`` would silently run eagerly."""
+    code = fn.__code__.replace()
+    fresh = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    return types.MethodType(fresh, prog)
 
 
 def clear_cache() -> None:
@@ -359,8 +371,9 @@ def integrate_compiled(
     """
     n = len(t_out)
     dev = y0.device
-    # output times and rows, plus a sink: a NaN time and a spare row that window
-    # positions past the end write to (so the written indices never repeat)
+    # output times and rows, plus a sink: a NaN time and a spare row that all window
+    # positions past the end point at (they rewrite its own value; real rows are written
+    # at most once per step)
     t_ten = torch.tensor([*t_out, math.nan], dtype=torch.float64, device=dev)
     d = 1.0 if t_out[-1] > t_out[0] else -1.0
     ys = torch.zeros((n + 1, *y0.shape), dtype=y0.dtype, device=dev)
@@ -409,7 +422,11 @@ def _traced(fn: Callable[..., tuple[Tensor, ...]], *args: Any) -> tuple[Tensor, 
     """Call a compiled loop; a ``func`` Dynamo cannot capture whole becomes a ValueError."""
     try:
         return fn(*args)
-    except torch._dynamo.exc.TorchDynamoException as err:
+    except (
+        torch._dynamo.exc.Unsupported,
+        torch._dynamo.exc.UserError,
+        torch._dynamo.exc.UncapturedHigherOrderOpError,
+    ) as err:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
         first = lines[1] if len(lines) > 1 else (lines[0] if lines else type(err).__name__)
         raise ValueError(

@@ -6,6 +6,9 @@ that take none), and a hit requires the very same object, not merely an equal ``
 after the old one was freed. A bound method (``model.forward``) is a new object at every
 attribute access: it is keyed on its instance and function, so ``solve(model.forward, ...)``
 called twice finds the first compilation.
+
+The cached values (compiled code closing over ``func``) reference ``func`` themselves, so
+the ``size`` most recent ``func`` objects stay alive while cached: ``clear()`` releases them.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ V = TypeVar("V")
 
 def _identity(func: object) -> tuple[Hashable, Callable[[], object]]:
     """A key for ``func`` and a reference that returns it (or an equal bound method)."""
-    if isinstance(func, types.MethodType):
-        return (id(func.__self__), id(func.__func__)), weakref.WeakMethod(func)
+    method = isinstance(func, types.MethodType)
+    ident = (id(func.__self__), id(func.__func__)) if method else id(func)  # type: ignore[union-attr]
     try:
-        return id(func), weakref.ref(func)
-    except TypeError:  # no weak references (rare): kept alive while cached
-        return id(func), lambda: func
+        return ident, weakref.WeakMethod(func) if method else weakref.ref(func)  # type: ignore[arg-type]
+    except TypeError:  # no weak references (e.g. __slots__): kept alive while cached
+        return ident, lambda: func
 
 
 class FuncCache(Generic[V]):

@@ -33,6 +33,7 @@ from ._checks import (
 )
 from ._run import check_finite
 from .solution import Solution, Stats
+from .strategy import get_gradient
 
 __all__ = ["check_compile_loop", "solve_compiled_loop"]
 
@@ -59,7 +60,7 @@ def check_compile_loop(
         raise ValueError(
             f"compile_loop=True and compile_step={compile_step!r} both compile; choose one"
         )
-    if gradient not in (None, "autograd"):
+    if gradient is not None and getattr(get_gradient(gradient), "name", None) != "autograd":
         raise ValueError(
             f"compile_loop=True solves without gradients; got gradient={gradient!r}{fix}"
         )
@@ -76,9 +77,17 @@ def check_compile_loop(
     return True
 
 
+#: what the compiled loop re-implements: a method overriding one of these (in its class or
+#: on the instance) does something else, which the loop would silently skip
+_SHARED = ("step", "error_estimate", "interpolate")
+
+
 def _explicit_rk(solver: Method) -> RungeKutta:
     """The method, if it is an explicit Runge--Kutta method stepping with the shared step."""
-    if isinstance(solver, RungeKutta) and type(solver).step is RungeKutta.step:
+    if isinstance(solver, RungeKutta) and all(
+        getattr(type(solver), name) is getattr(RungeKutta, name) and name not in vars(solver)
+        for name in _SHARED
+    ):
         return solver
     raise ValueError(
         f"compile_loop=True supports explicit Runge--Kutta methods (e.g. 'dopri5', 'tsit5', "
@@ -131,6 +140,8 @@ def _adaptive(
         _refuse("step callbacks (options['on_step'], 'on_accept', 'on_reject')")
     if cfg.norm is not rms_norm:
         _refuse("a custom options['norm']")
+    if opts.get("stiffness_check"):
+        _refuse("options['stiffness_check']=True (the stiffness test runs in the eager loop)")
     t0, t_end = times[0], times[-1]
     d = 1.0 if t_end > t0 else -1.0
     ctrl = cfg.controller

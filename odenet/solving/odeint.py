@@ -147,10 +147,14 @@ def solve(
             outputs -- as one ``torch.compile``'d ``torch.while_loop``, with one host
             synchronisation per solve instead of one per step
             (:mod:`odenet.solvers.compiled_loop`). Same steps and results as the eager
-            loop. Forward only: call it under ``torch.no_grad()``; joint batch mode,
-            explicit Runge--Kutta methods, no events, no dense output (``sol.dense`` is
-            ``None``), no stiffness test. Compiles once per ``func``, method and state
-            shape (tens of seconds on CPU); tolerances and times do not recompile.
+            loop, except that a step passing more than 8 pending output times is
+            shortened to end on the 8th. Forward only: call it under ``torch.no_grad()``;
+            joint batch mode, explicit Runge--Kutta methods, no events, no progress bar,
+            no dense output (``sol.dense`` is ``None`` whatever ``dense`` says), no
+            stiffness test. Compiles once per ``func``, method, state shape and number
+            of output times (tens of seconds on CPU); other tolerances, time values and
+            ``max_steps`` do not recompile. The last 8 compiled ``func`` objects stay
+            referenced by the cache.
         args: extra inputs; when not ``None``, ``func`` is called as ``func(t, y, args)``
             (any object: tensors, containers of tensors, an interpolated forcing path).
             Gradients reach the tensors in ``args`` with every strategy (see
@@ -176,6 +180,11 @@ def solve(
             stiff; use ``method="rodas5"`` or ``"kvaerno5"``.
     """
     if progress:  # a tqdm bar around this same call: odenet.solving.progress
+        if compile_loop is True:
+            raise ValueError(
+                "compile_loop=True reads nothing back until the solve ends, so a progress "
+                "bar would jump from 0 to 100%; drop progress or compile_loop"
+            )
         from .progress import solve_with_progress
 
         return solve_with_progress(solve, dict(locals()))

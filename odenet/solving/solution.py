@@ -164,8 +164,9 @@ class Solution:
         if self.dense is None or not self.dense.steps:
             raise ValueError(
                 "this Solution has no dense output; call solve(..., dense=True) with the "
-                "default gradient='autograd' to keep it (the adjoint, checkpoint and "
-                "reversible strategies keep no dense output)"
+                "default gradient='autograd' and without compile_loop to keep it (the "
+                "adjoint, checkpoint and reversible strategies and compile_loop=True keep "
+                "no dense output)"
             )
         scalar = not isinstance(t, Tensor) or t.dim() == 0
         times = [float(t)] if scalar else [float(x) for x in t.reshape(-1).tolist()]

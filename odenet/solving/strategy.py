@@ -241,12 +241,13 @@ def register_gradient(cls: type[GradientStrategy]) -> type[GradientStrategy]:
     if not isinstance(name, str) or not name:
         raise TypeError(f"{cls.__name__}.name must be a non-empty string; got {name!r}")
     key = name.lower()
-    if _REGISTRY.get(key, cls) is not cls:
+    old = _REGISTRY.get(key, cls)
+    if old is not cls and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
         raise ValueError(
             f"gradient name {key!r} is already registered to {_REGISTRY[key].__name__}; "
             f"give {cls.__name__} another name"
         )
-    _REGISTRY[key] = cls
+    _REGISTRY[key] = cls  # the same class again (or reloaded): the newest definition
     return cls
 
 

@@ -147,6 +147,8 @@ def _refused(match: str, **kw: object) -> None:
         ("batch_mode='joint'", {"batch_mode": "independent"}),
         ("gradient='adjoint'", {"gradient": "adjoint"}),
         ("got args", {"args": torch.ones(1)}),
+        ("stiffness_check", {"options": {"stiffness_check": True}}),
+        ("progress bar", {"progress": True}),
     ],
 )
 def test_unsupported_combinations_are_refused_before_compiling(match: str, kw: dict) -> None:
@@ -169,3 +171,49 @@ def test_compiled_loop_on_cuda_matches_the_cpu_solve() -> None:
     assert gpu.ys.device.type == "cuda"
     assert gpu.stats.n_accepted == cpu.stats.n_accepted
     torch.testing.assert_close(gpu.ys.cpu(), cpu.ys, rtol=1e-10, atol=1e-12)
+
+
+def test_the_default_strategy_under_any_spelling_is_accepted() -> None:
+    from odenet.solving._compiled_loop import check_compile_loop
+
+    kw = {"batch_mode": "joint", "compile_step": False, "event_fn": None, "args": None,
+          "y0": Y0}  # fmt: skip
+    with torch.no_grad():
+        for gradient in (None, "autograd", "Autograd", odenet.Autograd()):
+            assert check_compile_loop(True, gradient=gradient, **kw)
+        assert not check_compile_loop(False, gradient="adjoint", **kw)
+
+
+def test_step_retries_after_non_finite_errors_are_the_eager_loops() -> None:
+    from odenet.solvers import compiled_loop, integrate
+
+    assert compiled_loop.MAX_NONFINITE_RETRIES is integrate.MAX_NONFINITE_RETRIES
+
+
+class Decay32(nn.Module):
+    """``dy/dt = -k y`` in float32, ``k`` per column."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("k", torch.tensor([0.5, 1.0, 2.0]))
+
+    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return -self.k * y
+
+
+@slow
+def test_float32_state_and_a_non_fsal_method() -> None:
+    """adaptive_heun (not FSAL: f(t1, y1) is evaluated for the next step) in float32."""
+    y0 = torch.ones(4, 3)
+    t = torch.tensor([0.0, 0.7, 1.5, 3.0])
+    with torch.no_grad():
+        loop = odenet.solve(Decay32(), y0, t, method="adaptive_heun", rtol=1e-4, atol=1e-6,
+                            compile_loop=True)  # fmt: skip
+        eager = odenet.solve(Decay32(), y0, t, method="adaptive_heun", rtol=1e-4, atol=1e-6,
+                             dense=False)  # fmt: skip
+    assert loop.ys.dtype == torch.float32
+    exact = torch.exp(-t[:, None, None] * torch.tensor([0.5, 1.0, 2.0])) * y0
+    assert (loop.ys - exact).abs().max() < 1e-3
+    # float32 rounding may move a step: the counts agree to a step or two
+    assert abs(loop.stats.n_accepted - eager.stats.n_accepted) <= 2
+    torch.testing.assert_close(loop.ys, eager.ys, rtol=1e-4, atol=1e-5)

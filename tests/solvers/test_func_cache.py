@@ -56,3 +56,17 @@ def test_a_bound_method_is_found_again_through_a_fresh_attribute_access() -> Non
     assert all(cache.get(Field().__call__, "k") is None for _ in range(3))
     cache.clear()
     assert len(cache) == 0
+
+
+class Slotted:
+    __slots__ = ()
+
+    def field(self, t: float, y: float) -> float:
+        return -y
+
+
+def test_a_bound_method_of_an_instance_without_weak_references_is_held_strongly() -> None:
+    cache: FuncCache[str] = FuncCache()
+    s = Slotted()
+    cache.put(s.field, "k", "v")
+    assert cache.get(s.field, "k") == "v"
