@@ -36,7 +36,7 @@ def _nonzero(weights: Sequence[float]) -> Coeffs:
     return tuple((j, float(w)) for j, w in enumerate(weights) if w != 0.0)
 
 
-def _combo(ks: list[Tensor], coeffs: Coeffs) -> Tensor:
+def _combo(ks: Sequence[Tensor], coeffs: Coeffs) -> Tensor:
     (j0, a0), *rest = coeffs
     out = ks[j0] * a0
     for j, a in rest:

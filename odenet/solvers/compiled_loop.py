@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from torch._higher_order_ops import while_loop
 from torch.func import functional_call
 
+from .compiled import _combo, _nonzero  # the compiled step's stage sums
 from .controller import PIController
 from .func_cache import FuncCache
 from .integrate import MAX_NONFINITE_RETRIES
@@ -86,18 +87,6 @@ class CompiledLoopResult:
 def _at(x: Tensor, i: Tensor) -> Tensor:
     """``x[i]`` for a 0-d integer tensor ``i``, without a data-dependent Python index."""
     return x.index_select(0, i.reshape(1)).reshape(())
-
-
-def _nonzero(weights: Sequence[float]) -> Coeffs:
-    return tuple((j, float(w)) for j, w in enumerate(weights) if w != 0.0)
-
-
-def _combo(ks: Sequence[Tensor], coeffs: Coeffs) -> Tensor:
-    (j0, a0), *rest = coeffs
-    out = ks[j0] * a0
-    for j, a in rest:
-        out = out + ks[j] * a
-    return out
 
 
 class _Program:
