@@ -11,10 +11,10 @@ It takes the same steps as the eager loop (same controller, same landing rule, o
 from the same interpolant), so results agree to rounding -- except where one eager step
 would pass more than ``window`` pending output times: the compiled loop shortens that step
 (see below), so with many closely spaced outputs it takes more, shorter steps (which count
-against ``max_steps``). What it leaves out, checked by
-the caller before solving: autograd (``torch.while_loop`` has no backward: run it under
-``torch.no_grad()``), events, ``jump_t``/``step_t``, step callbacks, custom norms, dense
-output, implicit and Adams methods, and the stiffness test.
+against ``max_steps``). What it leaves out, checked by the caller before solving: autograd
+(``torch.while_loop`` has no backward: run it under ``torch.no_grad()``), events,
+``jump_t``/``step_t``, step callbacks, custom norms, dense output, implicit and Adams
+methods, and the stiffness test.
 
 Outputs: the loop carries the ``(len(t), *y0.shape)`` output buffer and, on each accepted
 step, fills the pending outputs inside the step from a window of the next ``window``
@@ -22,8 +22,9 @@ output times (cost ``window * stages * y0.numel()`` per step, not ``len(t) * ...
 adaptive step that would pass more than ``window`` pending outputs is shortened to end on
 the last one of the window, as the eager loop's steps are shortened to land on ``t_end``.
 
-Compilation happens once per ``(func, method, controller, window)`` and state shape;
-tolerances, times and the step budget enter as tensors, so changing them does not recompile.
+Compilation happens once per ``(func, method, controller, window)``, state shape and
+number of output times; tolerances, time values and the step budget enter as tensors, so
+changing them does not recompile.
 ``torch.while_loop`` is a prototype feature of PyTorch.
 """
 
