@@ -53,7 +53,6 @@ Func = Callable[[Tensor, Tensor], Tensor]
 State = dict[str, Tensor] | None
 #: the values of a module's parameters and buffers, in ``_Program.names`` order
 Values = tuple[Tensor, ...]
-Coeffs = tuple[tuple[int, float], ...]
 
 #: outputs filled per accepted step in the adaptive loop (more shorten the step)
 WINDOW = 8
