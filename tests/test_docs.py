@@ -183,12 +183,14 @@ def test_loading_a_trained_model_as_documented(tmp_path: Path) -> None:
 
     run_dir = tmp_path / "run"
     train(compose_cfg([*TINY_MLP, "trainer.epochs=1"], run_dir))
-    (block,) = [b for b in _python_blocks("experiments.md") if "instantiate" in b]
+    (block,) = [b for b in _python_blocks("experiments.md") if "load_run" in b]
     namespace: dict[str, object] = {}
     code = block.replace("outputs/digits/2026-01-01_12-00-00", str(run_dir))
+    code = code.replace('map_location="cuda"', 'map_location="cpu"')  # no GPU in the tests
     exec(compile(code, "docs/experiments.md", "exec"), namespace)
     model = namespace["model"]
-    saved = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)["model"]
+    assert not model.training  # type: ignore[attr-defined]
+    saved = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=True)["model"]
     for key, value in model.state_dict().items():  # type: ignore[attr-defined]
         assert torch.equal(value, saved[key]), key
 

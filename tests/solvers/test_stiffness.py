@@ -88,11 +88,11 @@ def test_monitor_applies_to_pairs_with_a_repeated_last_node() -> None:
     assert StiffnessMonitor.for_method(get_method("rodas5")) is None  # implicit
 
 
-def test_readme_choosing_a_solver_snippet_runs() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## Choosing a solver", 1)[1].split("\n## ", 1)[0]
+def test_docs_stiff_problems_snippet_runs() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "choosing-a-solver.md").read_text()
+    section = page.split("## Stiff problems", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert blocks
     namespace: dict[str, object] = {}
-    exec(compile(blocks[0], "README.md: Choosing a solver", "exec"), namespace)
+    exec(compile(blocks[0], "docs/choosing-a-solver.md: Stiff problems", "exec"), namespace)
     assert namespace["sol"].stats.n_jacobians > 0  # type: ignore[attr-defined]
